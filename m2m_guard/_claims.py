@@ -1,0 +1,65 @@
+"""The verified identity of a calling machine."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+from ._scopes import ScopeSet, normalize_scopes
+
+__all__ = ["RESERVED_CLAIMS", "M2MClaims"]
+
+#: Claims that are not custom claims (Stytch's SDKs use exactly this list).
+RESERVED_CLAIMS = frozenset({"aud", "exp", "iat", "iss", "jti", "nbf", "sub", "scope"})
+
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+
+@dataclass(frozen=True, slots=True)
+class M2MClaims:
+    """What a verified access token says about its caller.
+
+    Attributes:
+        client_id: the calling M2M client (``sub`` for Stytch).
+        scopes: the granted scopes, in token order, without duplicates.
+        custom_claims: every claim except ``aud exp iat iss jti nbf sub scope``.
+        claims: every claim of the token.
+        issuer: the ``iss`` claim.
+        audience: the ``aud`` claim as a tuple.
+        expires_at: the ``exp`` claim (seconds since the epoch).
+        issued_at: the ``iat`` claim, or ``None``.
+        token_id: the ``jti`` claim, or ``None``.
+    """
+
+    client_id: str
+    scopes: tuple[str, ...]
+    custom_claims: Mapping[str, Any] = field(default=_EMPTY, repr=False)
+    claims: Mapping[str, Any] = field(default=_EMPTY, repr=False)
+    issuer: str = ""
+    audience: tuple[str, ...] = ()
+    expires_at: float = 0.0
+    issued_at: float | None = None
+    token_id: str | None = None
+    _scope_set: ScopeSet = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # Read-only views, so a handler cannot alter what others will see.
+        if not isinstance(self.custom_claims, MappingProxyType):
+            object.__setattr__(self, "custom_claims", MappingProxyType(dict(self.custom_claims)))
+        if not isinstance(self.claims, MappingProxyType):
+            object.__setattr__(self, "claims", MappingProxyType(dict(self.claims)))
+        object.__setattr__(self, "scopes", tuple(self.scopes))
+        object.__setattr__(self, "_scope_set", ScopeSet(self.scopes))
+
+    def has_scopes(self, *scopes: str, any_of: bool = False) -> bool:
+        """Whether the token grants ``scopes`` (all of them, or one with ``any_of``).
+
+        Each argument may hold several space-separated scopes. Stytch's rule
+        applies: a granted ``read:*`` covers ``read:users``.
+        """
+        wanted = normalize_scopes(scopes)
+        if any_of:
+            return self._scope_set.satisfies_any(wanted)
+        return self._scope_set.satisfies_all(wanted)

@@ -1,0 +1,81 @@
+"""Scope parsing and Stytch's ``action:resource`` matching rule.
+
+A granted scope ``action:*`` satisfies any required ``action:<resource>``;
+there is no wildcard on the action side, and a bare ``*`` only satisfies a
+required ``*``. Matching is case-sensitive. Scopes with more than one colon
+are split at the first one (``a:b:c`` is action ``a``, resource ``b:c``),
+as Stytch's Go SDK does; its Python and Node SDKs raise or truncate instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from ._errors import InvalidClaimError
+
+__all__ = ["ScopeSet", "normalize_scopes", "parse_scope_claim"]
+
+
+def parse_scope_claim(name: str, value: object) -> list[str]:
+    """Read a scope claim: a space-separated string or a list of strings.
+
+    Empty entries are dropped. Any other type makes the token invalid: an
+    issuer that sends ``"scope": 42`` is not one whose grants we can read.
+    """
+    if isinstance(value, str):
+        return value.split()
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return [part for item in value for part in item.split()]
+    raise InvalidClaimError(name, f"The token's {name!r} claim must be a string or a list of strings.")
+
+
+def normalize_scopes(scopes: str | Iterable[str]) -> tuple[str, ...]:
+    """Turn ``"a b"`` or ``["a", "b c"]`` into ``("a", "b", "c")``, order kept."""
+    if isinstance(scopes, str):
+        scopes = (scopes,)
+    seen: dict[str, None] = {}
+    for item in scopes:
+        if not isinstance(item, str):
+            raise TypeError(f"scopes must be strings, not {type(item).__name__}")
+        for part in item.split():
+            seen[part] = None
+    return tuple(seen)
+
+
+class ScopeSet:
+    """The scopes a token grants, prepared for fast repeated checks."""
+
+    __slots__ = ("_exact", "_scopes", "_wildcard_actions")
+
+    def __init__(self, scopes: Sequence[str]) -> None:
+        self._scopes = tuple(dict.fromkeys(scopes))
+        self._exact = frozenset(self._scopes)
+        self._wildcard_actions = frozenset(
+            action
+            for action, sep, resource in (s.partition(":") for s in self._scopes)
+            if sep and resource == "*"
+        )
+
+    @property
+    def scopes(self) -> tuple[str, ...]:
+        """The granted scopes, in token order, without duplicates."""
+        return self._scopes
+
+    def satisfies(self, required: str) -> bool:
+        """Whether one granted scope covers ``required``."""
+        if required in self._exact:
+            return True
+        action, sep, _ = required.partition(":")
+        return bool(sep) and action in self._wildcard_actions
+
+    def satisfies_all(self, required: Iterable[str]) -> bool:
+        """Whether every scope in ``required`` is covered."""
+        return all(self.satisfies(scope) for scope in required)
+
+    def satisfies_any(self, required: Iterable[str]) -> bool:
+        """Whether at least one scope in ``required`` is covered.
+
+        An empty ``required`` is satisfied: nothing was asked for.
+        """
+        required = tuple(required)
+        return not required or any(self.satisfies(scope) for scope in required)

@@ -1,5 +1,68 @@
-"""m2m_guard: verify machine-to-machine OAuth2 access tokens (filled in by the core)."""
+"""m2m_guard: verify machine-to-machine OAuth2 access tokens.
 
+A calling service sends ``Authorization: Bearer <jwt>``, a client-credentials
+access token from Stytch M2M or any RFC 9068 issuer; a ``Verifier`` checks it
+against the issuer's cached JWKS and returns the caller's ``M2MClaims``.
+
+    >>> verifier = Verifier.for_stytch("project-test-...")       # doctest: +SKIP
+    >>> claims = verifier.verify(token, ["read:settings"])       # doctest: +SKIP
+    >>> claims.client_id, claims.scopes                          # doctest: +SKIP
+
+Framework integrations live in submodules that import their framework:
+``m2m_guard.asgi``, ``m2m_guard.starlette``, ``m2m_guard.fastapi``,
+``m2m_guard.wsgi`` and ``m2m_guard.flask``.
+"""
+
+from ._claims import M2MClaims
+from ._errors import (
+    BadSignatureError,
+    ConfigurationError,
+    DisallowedAlgorithmError,
+    ExpiredTokenError,
+    InsufficientScopeError,
+    InvalidAudienceError,
+    InvalidClaimError,
+    InvalidIssuerError,
+    InvalidRequestError,
+    InvalidTokenError,
+    KeysUnavailableError,
+    M2MGuardError,
+    MalformedTokenError,
+    MissingTokenError,
+    TokenNotYetValidError,
+    TokenTooLargeError,
+    TokenTooOldError,
+    UnknownKeyError,
+    UnsupportedHeaderError,
+)
+from ._jwks import JWKSPolicy
+from ._jws import extract_bearer_token
+from ._verifier import Verifier
 from ._version import __version__
 
-__all__ = ["__version__"]
+__all__ = [
+    "BadSignatureError",
+    "ConfigurationError",
+    "DisallowedAlgorithmError",
+    "ExpiredTokenError",
+    "InsufficientScopeError",
+    "InvalidAudienceError",
+    "InvalidClaimError",
+    "InvalidIssuerError",
+    "InvalidRequestError",
+    "InvalidTokenError",
+    "JWKSPolicy",
+    "KeysUnavailableError",
+    "M2MClaims",
+    "M2MGuardError",
+    "MalformedTokenError",
+    "MissingTokenError",
+    "TokenNotYetValidError",
+    "TokenTooLargeError",
+    "TokenTooOldError",
+    "UnknownKeyError",
+    "UnsupportedHeaderError",
+    "Verifier",
+    "__version__",
+    "extract_bearer_token",
+]

@@ -14,8 +14,6 @@ __all__ = ["RESERVED_CLAIMS", "M2MClaims"]
 #: Claims that are not custom claims (Stytch's SDKs use exactly this list).
 RESERVED_CLAIMS = frozenset({"aud", "exp", "iat", "iss", "jti", "nbf", "sub", "scope"})
 
-_EMPTY: Mapping[str, Any] = MappingProxyType({})
-
 
 @dataclass(frozen=True, slots=True)
 class M2MClaims:
@@ -35,8 +33,8 @@ class M2MClaims:
 
     client_id: str
     scopes: tuple[str, ...]
-    custom_claims: Mapping[str, Any] = field(default=_EMPTY, repr=False)
-    claims: Mapping[str, Any] = field(default=_EMPTY, repr=False)
+    custom_claims: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    claims: Mapping[str, Any] = field(default_factory=dict, repr=False)
     issuer: str = ""
     audience: tuple[str, ...] = ()
     expires_at: float = 0.0

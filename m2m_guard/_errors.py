@@ -58,7 +58,7 @@ __all__ = [
 
 # RFC 6750 §3: error_description and scope values are limited to these
 # characters, so a quoted-string never needs escaping once filtered.
-_UNSAFE_CHALLENGE_CHARS = re.compile(r'[^\x20-\x21\x23-\x5b\x5d-\x7e]')
+_UNSAFE_CHALLENGE_CHARS = re.compile(r"[^\x20-\x21\x23-\x5b\x5d-\x7e]")
 
 
 def _quote(value: str) -> str:

@@ -114,17 +114,16 @@ def _reject_constant(name: str) -> Any:
     raise MalformedTokenError("The access token contains a non-finite number.")
 
 
+_DECODER = json.JSONDecoder(object_pairs_hook=_reject_duplicates, parse_constant=_reject_constant)
+
+
 def _decode_json_object(data: bytes, part: str) -> dict[str, Any]:
     try:
-        value = json.loads(
-            data,
-            object_pairs_hook=_reject_duplicates,
-            parse_constant=_reject_constant,
-        )
+        value = _DECODER.decode(data.decode("utf-8"))
+    except MalformedTokenError:
+        raise
     except (ValueError, RecursionError) as exc:
         # ValueError covers bad JSON, bad UTF-8 and oversized integers.
-        if isinstance(exc, MalformedTokenError):
-            raise
         raise MalformedTokenError(f"The access token {part} is not valid JSON.") from exc
     if not isinstance(value, dict):
         raise MalformedTokenError(f"The access token {part} is not a JSON object.")

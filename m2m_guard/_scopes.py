@@ -26,7 +26,9 @@ def parse_scope_claim(name: str, value: object) -> list[str]:
         return value.split()
     if isinstance(value, list) and all(isinstance(item, str) for item in value):
         return [part for item in value for part in item.split()]
-    raise InvalidClaimError(name, f"The token's {name!r} claim must be a string or a list of strings.")
+    raise InvalidClaimError(
+        name, f"The token's {name!r} claim must be a string or a list of strings."
+    )
 
 
 def normalize_scopes(scopes: str | Iterable[str]) -> tuple[str, ...]:

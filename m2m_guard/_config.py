@@ -1,0 +1,154 @@
+"""Presets and configuration from the environment (or any mapping).
+
+Every variable takes the prefix (``M2M_GUARD_`` by default); list values
+are comma-separated:
+
+=====================  ========================================================
+``STYTCH_PROJECT_ID``  use the Stytch preset for this project
+``STYTCH_ENVIRONMENT`` ``test`` (default), ``live`` or a base URL
+``STYTCH_B2B``         ``true`` for a Stytch B2B project's JWKS path
+``ISSUER``             accepted ``iss`` value(s) (generic issuers)
+``AUDIENCE``           accepted ``aud`` value(s); defaults to the project id
+                       with Stytch, required otherwise
+``JWKS_URL``           the issuer's JWKS; without it, discovery is used
+``DISCOVERY_URL``      issuer or metadata URL for discovery (default: ISSUER)
+``JWKS``               a static JWKS as JSON text (no network)
+``ALGORITHMS``         allow-list, e.g. ``RS256,ES256`` (default ``RS256``)
+``LEEWAY``             clock skew tolerance in seconds (default 0)
+``MAX_TOKEN_AGE``      reject tokens issued longer ago (seconds)
+``MAX_LIFETIME``       reject tokens whose ``exp - iat`` is longer (seconds)
+``CLIENT_ID_CLAIMS``   where the client id is read, in order
+``SCOPE_CLAIMS``       claims that carry scopes
+``REQUIRED_CLAIMS``    claims every token must have
+``STRICT_RFC9068``     ``true`` to require RFC 9068 access tokens
+``MAX_TOKEN_SIZE``     size cap in characters (default 8192)
+=====================  ========================================================
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from ._errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from ._verifier import Verifier
+
+__all__ = ["STYTCH_BASE_URLS", "stytch_settings", "verifier_from_mapping"]
+
+STYTCH_BASE_URLS = {"test": "https://test.stytch.com", "live": "https://api.stytch.com"}
+
+_FLOATS = ("LEEWAY", "MAX_TOKEN_AGE", "MAX_LIFETIME")
+_LISTS = {
+    "ALGORITHMS": "algorithms",
+    "CLIENT_ID_CLAIMS": "client_id_claims",
+    "SCOPE_CLAIMS": "scope_claims",
+    "REQUIRED_CLAIMS": "required_claims",
+}
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off", ""})
+
+
+def stytch_settings(project_id: str, environment: str, *, b2b: bool) -> dict[str, Any]:
+    """Verifier settings for a Stytch project, as Stytch's SDKs check tokens.
+
+    The SDKs accept ``iss`` as ``stytch.com/{project_id}`` or as the base URL
+    (custom domains), and the project id as audience.
+    """
+    if not isinstance(project_id, str) or not project_id or "/" in project_id:
+        raise ConfigurationError(f"invalid Stytch project id {project_id!r}")
+    base = STYTCH_BASE_URLS.get(environment, environment).rstrip("/")
+    if urlsplit(base).scheme not in ("http", "https"):
+        raise ConfigurationError(
+            f"Stytch environment must be 'test', 'live' or a base URL, got {environment!r}"
+        )
+    path = "b2b/sessions" if b2b else "sessions"
+    return {
+        "jwks_url": f"{base}/v1/{path}/jwks/{project_id}",
+        "issuer": (f"stytch.com/{project_id}", base),
+        "audience": project_id,
+        "algorithms": ("RS256",),
+        "client_id_claims": ("sub",),
+        "scope_claims": ("scope",),
+        "required_claims": ("aud", "iss", "exp", "iat", "nbf", "sub"),
+    }
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else str(value)
+
+
+def _list(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return tuple(part.strip() for part in value.split(",") if part.strip())
+    return tuple(_text(v) for v in value)
+
+
+def _bool(name: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = _text(value).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise ConfigurationError(f"{name} must be true or false, got {value!r}")
+
+
+def _number(name: str, value: Any, kind: type[float] | type[int]) -> float | int:
+    try:
+        return kind(value)
+    except (TypeError, ValueError):
+        raise ConfigurationError(f"{name} must be a number, got {value!r}") from None
+
+
+def verifier_from_mapping(
+    cls: type[Verifier], mapping: Mapping[str, Any], prefix: str, **overrides: Any
+) -> Verifier:
+    """Build a verifier from ``{prefix}NAME`` entries (environment, app config)."""
+
+    def get(name: str) -> Any:
+        value = mapping.get(prefix + name)
+        return None if value is None or value == "" else value
+
+    kwargs: dict[str, Any] = {}
+    for name, param in _LISTS.items():
+        if get(name) is not None:
+            kwargs[param] = _list(get(name))
+    for name in _FLOATS:
+        if get(name) is not None:
+            kwargs[name.lower()] = _number(prefix + name, get(name), float)
+    if get("MAX_TOKEN_SIZE") is not None:
+        kwargs["max_token_size"] = _number(prefix + "MAX_TOKEN_SIZE", get("MAX_TOKEN_SIZE"), int)
+    if get("STRICT_RFC9068") is not None:
+        kwargs["strict_rfc9068"] = _bool(prefix + "STRICT_RFC9068", get("STRICT_RFC9068"))
+    for name in ("ISSUER", "AUDIENCE"):
+        if get(name) is not None:
+            kwargs[name.lower()] = _list(get(name))
+    for name in ("JWKS_URL", "DISCOVERY_URL", "JWKS"):
+        if get(name) is not None:
+            kwargs[name.lower()] = _text(get(name))
+    kwargs.update(overrides)
+
+    project_id = get("STYTCH_PROJECT_ID")
+    if project_id is not None:
+        settings = stytch_settings(
+            _text(project_id),
+            _text(get("STYTCH_ENVIRONMENT") or "test"),
+            b2b=_bool(prefix + "STYTCH_B2B", get("STYTCH_B2B") or False),
+        )
+        return cls(**{**settings, **kwargs})
+    if "issuer" not in kwargs or "audience" not in kwargs:
+        raise ConfigurationError(
+            f"set {prefix}STYTCH_PROJECT_ID, or {prefix}ISSUER and {prefix}AUDIENCE"
+        )
+    if not any(k in kwargs for k in ("jwks_url", "jwks", "discovery_url", "public_key")):
+        issuers = kwargs["issuer"]
+        if len(issuers) != 1:
+            raise ConfigurationError(
+                f"discovery needs a single {prefix}ISSUER or a {prefix}JWKS_URL"
+            )
+        kwargs["discovery_url"] = issuers[0]
+    return cls(**kwargs)

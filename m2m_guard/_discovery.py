@@ -1,0 +1,41 @@
+"""OAuth 2.0 / OIDC discovery documents (RFC 8414, OpenID Connect Discovery 1.0)."""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import urlsplit
+
+__all__ = ["discovery_urls", "jwks_uri_from_metadata"]
+
+
+def discovery_urls(issuer: str) -> tuple[str, str]:
+    """The OIDC and the RFC 8414 metadata URLs of an issuer, in that order.
+
+    OIDC appends the well-known suffix to the issuer (Discovery §4); RFC 8414
+    §3.1 inserts it between the host and the issuer's path.
+    """
+    base = issuer.rstrip("/")
+    parts = urlsplit(base)
+    rfc8414 = f"{parts.scheme}://{parts.netloc}/.well-known/oauth-authorization-server{parts.path}"
+    return f"{base}/.well-known/openid-configuration", rfc8414
+
+
+def jwks_uri_from_metadata(body: bytes, issuer: str) -> tuple[str | None, str]:
+    """Read ``jwks_uri`` from a metadata document; ``(None, reason)`` if unusable.
+
+    The document's ``issuer`` must equal the configured one exactly (OIDC
+    Discovery §4.3, RFC 8414 §3.3), or a compromised or misconfigured
+    metadata endpoint could hand us another issuer's keys.
+    """
+    try:
+        metadata = json.loads(body)
+    except (ValueError, RecursionError):
+        return None, "metadata is not JSON"
+    if not isinstance(metadata, dict):
+        return None, "metadata is not a JSON object"
+    if metadata.get("issuer") != issuer:
+        return None, f"metadata names issuer {metadata.get('issuer')!r}, expected {issuer!r}"
+    jwks_uri = metadata.get("jwks_uri")
+    if not isinstance(jwks_uri, str) or urlsplit(jwks_uri).scheme not in ("http", "https"):
+        return None, "metadata has no usable jwks_uri"
+    return jwks_uri, ""

@@ -1,0 +1,339 @@
+"""The JWKS cache policy, as state without I/O.
+
+The drivers in ``_drivers.py`` do the HTTP; this module decides when a fetch
+is due and what a response means. The rules (DESIGN.md, "JWKS cache rules"):
+
+* Keys are fresh for ``Cache-Control: max-age`` (clamped to
+  ``[min_max_age, max_max_age]``), or ``default_max_age`` without one.
+* Any fetch attempt, good or bad, starts a cooldown: no further fetch until
+  it has passed. A flood of unknown ``kid`` values or an outage therefore
+  costs at most one fetch per cooldown window.
+* A failed refresh keeps the last good keys usable for ``stale_if_error``
+  seconds past their freshness; after that, or with no keys at all, the
+  verifier answers 503 (``KeysUnavailableError``), never 401.
+* Only a 200 with a JSON object holding a ``keys`` list is a key set; a 304
+  answers a conditional GET made with the stored ETag.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import logging
+import re
+import threading
+from collections.abc import Callable, Generator, Mapping
+from dataclasses import dataclass
+
+from jwt.exceptions import InvalidKeyError
+
+from ._discovery import jwks_uri_from_metadata
+from ._errors import KeysUnavailableError, UnknownKeyError
+from ._keys import KeySet, VerificationKey
+
+__all__ = [
+    "FetchResponse",
+    "HttpGet",
+    "JWKSCache",
+    "JWKSPolicy",
+    "Need",
+    "Refresh",
+    "ResponseReader",
+]
+
+logger = logging.getLogger("m2m_guard.jwks")
+
+_MAX_AGE = re.compile(r"(?:^|[,\s])max-age\s*=\s*\"?(\d+)\"?", re.IGNORECASE)
+_NO_CACHE = re.compile(r"(?:^|[,\s])(?:no-cache|no-store)(?:$|[,\s=])", re.IGNORECASE)
+
+
+class Need(enum.Enum):
+    """Whether a lookup wants the key set refreshed first."""
+
+    NOTHING = 0
+    #: the keys are stale but usable: refresh if nobody else is doing it
+    OPPORTUNISTIC = 1
+    #: the key is missing or the set unusable: wait for a refresh
+    REQUIRED = 2
+
+
+@dataclass(frozen=True, slots=True)
+class JWKSPolicy:
+    """Tunable numbers of the JWKS cache, in seconds and bytes."""
+
+    default_max_age: float = 600.0
+    min_max_age: float = 60.0
+    max_max_age: float = 86_400.0
+    cooldown: float = 30.0
+    stale_if_error: float = 3_600.0
+    timeout: float = 5.0
+    max_bytes: int = 512 * 1024
+
+    def __post_init__(self) -> None:
+        from ._errors import ConfigurationError
+
+        for name in ("default_max_age", "min_max_age", "max_max_age", "cooldown", "timeout"):
+            if not getattr(self, name) > 0:
+                raise ConfigurationError(f"jwks {name} must be positive")
+        if self.stale_if_error < 0 or self.max_bytes <= 0:
+            raise ConfigurationError("jwks stale_if_error must be >= 0 and max_bytes > 0")
+        if not self.min_max_age <= self.default_max_age <= self.max_max_age:
+            raise ConfigurationError("jwks max-age bounds must satisfy min <= default <= max")
+        if self.cooldown > self.min_max_age:
+            raise ConfigurationError("jwks cooldown must not exceed min_max_age")
+
+
+@dataclass(frozen=True, slots=True)
+class Refresh:
+    """Yielded by a verification to ask its driver for a key-set refresh.
+
+    ``generation`` is the cache generation the verification saw, so a driver
+    that got the lock after another fetch completed can skip its own.
+    """
+
+    cache: JWKSCache
+    generation: int
+    wait: bool
+
+
+@dataclass(frozen=True, slots=True)
+class HttpGet:
+    """Yielded by ``JWKSCache.refresh_flow``: the one kind of I/O it needs."""
+
+    url: str
+    headers: Mapping[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class FetchResponse:
+    """What a driver hands back from one JWKS request.
+
+    ``status`` is ``None`` when no HTTP response arrived (timeout, refused
+    connection, body over the size cap); ``reason`` then says why, for logs.
+    """
+
+    status: int | None
+    headers: Mapping[str, str]
+    body: bytes = b""
+    reason: str = ""
+
+
+class ResponseReader:
+    """Collects a JWKS response body under the size cap, for either driver.
+
+    ``start`` and ``feed`` return a finished ``FetchResponse`` as soon as the
+    outcome is known (a non-200 status, an oversized body); ``finish`` builds
+    it once the body is complete.
+    """
+
+    def __init__(self, max_bytes: int) -> None:
+        self._max_bytes = max_bytes
+        self._chunks: list[bytes] = []
+        self._size = 0
+        self._status = 0
+        self._headers: Mapping[str, str] = {}
+
+    def start(self, status: int, headers: Mapping[str, str]) -> FetchResponse | None:
+        """Look at the status line and headers; a result when no body is wanted."""
+        self._status, self._headers = status, headers
+        if status != 200:
+            return FetchResponse(status, headers)
+        declared = headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > self._max_bytes:
+            return FetchResponse(None, {}, reason="response body over the size cap")
+        return None
+
+    def feed(self, chunk: bytes) -> FetchResponse | None:
+        """Add a body chunk; a result when the body grew over the cap."""
+        self._size += len(chunk)
+        if self._size > self._max_bytes:
+            return FetchResponse(None, {}, reason="response body over the size cap")
+        self._chunks.append(chunk)
+        return None
+
+    def finish(self) -> FetchResponse:
+        """The complete response."""
+        return FetchResponse(self._status, self._headers, b"".join(self._chunks))
+
+
+@dataclass(frozen=True, slots=True)
+class _State:
+    keys: KeySet | None = None
+    fresh_until: float = float("-inf")
+    last_attempt: float = float("-inf")
+    last_failed: bool = False
+    etag: str | None = None
+
+
+class JWKSCache:
+    """Key set, freshness and cooldown of one JWKS URL (or of static keys).
+
+    All state lives in one immutable ``_State`` swapped atomically, so the
+    lookup path needs no lock; drivers serialise ``apply`` themselves.
+    """
+
+    def __init__(
+        self,
+        url: str | None,
+        *,
+        policy: JWKSPolicy,
+        clock: Callable[[], float],
+        static_keys: KeySet | None = None,
+        discover_from: str | None = None,
+        metadata_urls: tuple[str, ...] = (),
+    ) -> None:
+        self.url = url
+        #: an issuer whose metadata names the JWKS URL, resolved on first fetch
+        self.discover_from = discover_from if url is None else None
+        #: where that metadata is published, tried in order until one is not 404
+        self.metadata_urls = metadata_urls
+        self.policy = policy
+        self._clock = clock
+        self._state = (
+            _State(keys=static_keys, fresh_until=float("inf")) if static_keys else _State()
+        )
+        #: incremented by every completed fetch attempt (single-flight check)
+        self.generation = 0
+        #: serialises fetches from threads (async drivers keep per-loop locks)
+        self.thread_lock = threading.Lock()
+        self._apply_lock = threading.Lock()
+
+    @property
+    def keys(self) -> KeySet | None:
+        """The current key set, or ``None`` before the first good fetch."""
+        return self._state.keys
+
+    def _usable(self, state: _State, now: float) -> bool:
+        return state.keys is not None and now < state.fresh_until + self.policy.stale_if_error
+
+    def _may_fetch(self, state: _State, now: float) -> bool:
+        remote = self.url is not None or self.discover_from is not None
+        return remote and now >= state.last_attempt + self.policy.cooldown
+
+    def has_usable_keys(self) -> bool:
+        """Whether a non-empty key set is cached and within its stale bound."""
+        state = self._state
+        return bool(state.keys and state.keys.keys) and self._usable(state, self._clock())
+
+    def warm_up_request(self) -> Refresh | None:
+        """A refresh to run at start-up, or ``None`` when keys are fresh."""
+        state, now = self._state, self._clock()
+        if now < state.fresh_until or not self._may_fetch(state, now):
+            return None
+        return Refresh(self, self.generation, wait=True)
+
+    def lookup(self, kid: str | None, alg: str) -> tuple[VerificationKey | None, Need]:
+        """Find the key for a token and say whether a refresh is wanted."""
+        state, now = self._state, self._clock()
+        key = state.keys.select(kid, alg) if self._usable(state, now) and state.keys else None
+        if key is not None:
+            if now < state.fresh_until or not self._may_fetch(state, now):
+                return key, Need.NOTHING
+            return key, Need.OPPORTUNISTIC
+        return None, Need.REQUIRED if self._may_fetch(state, now) else Need.NOTHING
+
+    def should_fetch(self, generation: int) -> bool:
+        """Whether a driver holding the lock should still fetch.
+
+        ``False`` when another thread or task completed a fetch since the
+        caller looked (single-flight) or the cooldown has not passed.
+        """
+        return generation == self.generation and self._may_fetch(self._state, self._clock())
+
+    def refresh_flow(self) -> Generator[HttpGet, FetchResponse, None]:
+        """One refresh attempt: discovery if still needed, then the JWKS.
+
+        Drivers run it while holding their lock, answering each ``HttpGet``.
+        """
+        if self.url is None:
+            assert self.discover_from is not None
+            response = FetchResponse(None, {})
+            for url in self.metadata_urls:
+                response = yield HttpGet(url, {"accept": "application/json"})
+                if response.status != 404:
+                    break
+            if response.status != 200:
+                self.apply(response)
+                return
+            jwks_uri, reason = jwks_uri_from_metadata(response.body, self.discover_from)
+            if jwks_uri is None:
+                self.apply(FetchResponse(None, {}, reason=f"discovery: {reason}"))
+                return
+            logger.info("discovered JWKS URL %s for issuer %s", jwks_uri, self.discover_from)
+            self.url = jwks_uri
+        self.apply((yield HttpGet(self.url, self.request_headers())))
+
+    def request_headers(self) -> dict[str, str]:
+        """Headers for the next fetch: a conditional GET when an ETag is known."""
+        headers = {"accept": "application/json"}
+        if self._state.etag and self._state.keys is not None:
+            headers["if-none-match"] = self._state.etag
+        return headers
+
+    def missing_key_error(self) -> Exception:
+        """The error for a token whose key could not be found."""
+        state, now = self._state, self._clock()
+        retry_after = max(1.0, state.last_attempt + self.policy.cooldown - now)
+        if not self._usable(state, now) or not state.keys or not state.keys.keys:
+            return KeysUnavailableError(retry_after=retry_after)
+        if state.last_failed:
+            # The kid may be a freshly rotated key we could not fetch.
+            return KeysUnavailableError(retry_after=retry_after)
+        return UnknownKeyError()
+
+    def apply(self, response: FetchResponse) -> None:
+        """Record the outcome of one fetch attempt."""
+        with self._apply_lock:
+            self._apply(response)
+
+    def _apply(self, response: FetchResponse) -> None:
+        now = self._clock()
+        state = self._state
+        keys, reason = self._parse(response, state)
+        if keys is None:
+            logger.warning(
+                "JWKS fetch from %s failed: %s; %s",
+                self.url or self.discover_from,
+                reason,
+                "serving cached keys" if self._usable(state, now) else "no usable keys",
+            )
+            new = _State(state.keys, state.fresh_until, now, True, state.etag)
+        else:
+            max_age = self._max_age(response.headers)
+            etag = response.headers.get("etag") or (state.etag if response.status == 304 else None)
+            new = _State(keys, now + max_age, now, False, etag)
+            logger.info(
+                "JWKS from %s: %d key(s), fresh for %.0fs", self.url, len(keys.keys), max_age
+            )
+        self._state = new
+        self.generation += 1
+
+    def _parse(self, response: FetchResponse, state: _State) -> tuple[KeySet | None, str]:
+        if response.status is None:
+            return None, response.reason or "no response"
+        if response.status == 304 and state.keys is not None:
+            return state.keys, ""
+        if response.status != 200:
+            return None, f"HTTP {response.status}"
+        try:
+            document = json.loads(response.body)
+        except (ValueError, RecursionError):
+            return None, "body is not JSON"
+        if not isinstance(document, dict):
+            return None, "body is not a JSON object"
+        try:
+            keys = KeySet.from_jwks(document)
+        except InvalidKeyError as exc:
+            return None, str(exc)
+        if document["keys"] and not keys.keys:
+            return None, "no usable key in the set"
+        return keys, ""
+
+    def _max_age(self, headers: Mapping[str, str]) -> float:
+        cache_control = headers.get("cache-control", "")
+        policy = self.policy
+        if _NO_CACHE.search(cache_control):
+            return policy.min_max_age
+        match = _MAX_AGE.search(cache_control)
+        max_age = float(match.group(1)) if match else policy.default_max_age
+        return min(max(max_age, policy.min_max_age), policy.max_max_age)

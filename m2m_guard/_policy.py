@@ -1,0 +1,179 @@
+"""Header and claim policy: everything checked besides the signature.
+
+Split in three so the cheap checks run first: ``check_header`` and
+``precheck_claims`` need no key and run before any JWKS lookup or fetch
+(DESIGN.md: a disallowed ``alg``, a foreign ``iss`` or a wrong ``aud`` must
+never cause a fetch); ``validate_claims`` runs after the signature verified.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ._claims import RESERVED_CLAIMS, M2MClaims
+from ._errors import (
+    DisallowedAlgorithmError,
+    ExpiredTokenError,
+    InvalidAudienceError,
+    InvalidClaimError,
+    InvalidIssuerError,
+    TokenNotYetValidError,
+    TokenTooOldError,
+    UnsupportedHeaderError,
+)
+from ._scopes import parse_scope_claim
+
+__all__ = ["ClaimsPolicy"]
+
+# RFC 7515 §4.1.2-6 and RFC 7516: headers that name or carry a key, or that
+# belong to encrypted tokens. Keys come from configuration only.
+_KEY_BEARING_HEADERS = ("jku", "jwk", "x5u", "x5c")
+_JWE_HEADERS = ("enc", "zip")
+_DEFAULT_TYPES = frozenset({"jwt", "at+jwt", "application/jwt", "application/at+jwt"})
+_STRICT_TYPES = frozenset({"at+jwt", "application/at+jwt"})
+# Latest instant accepted in a time claim: 9999-12-31T23:59:59Z.
+_MAX_TIMESTAMP = 253_402_300_799
+
+
+def _timestamp(claims: Mapping[str, Any], name: str) -> float | None:
+    value = claims.get(name)
+    if value is None:
+        if name in claims:
+            raise InvalidClaimError(name, f"The token's {name!r} claim must be a number.")
+        return None
+    # bool is an int subclass; RFC 7519 §2 NumericDate is a JSON number.
+    if type(value) not in (int, float) or not (
+        math.isfinite(value) and 0 <= value <= _MAX_TIMESTAMP
+    ):
+        raise InvalidClaimError(name, f"The token's {name!r} claim must be a number.")
+    return float(value)
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimsPolicy:
+    """What a token must look like to be accepted (settings of a verifier)."""
+
+    issuers: frozenset[str]
+    audiences: frozenset[str]
+    algorithms: frozenset[str]
+    leeway: float = 0.0
+    max_token_age: float | None = None
+    max_lifetime: float | None = None
+    required_claims: tuple[str, ...] = ("iss", "aud", "exp", "iat")
+    client_id_claims: tuple[str, ...] = ("sub", "client_id", "azp", "cid", "appid")
+    scope_claims: tuple[str, ...] = ("scope", "scp")
+    strict_rfc9068: bool = False
+
+    def check_header(self, header: Mapping[str, Any]) -> tuple[str, str | None]:
+        """Check the JOSE header; return ``(alg, kid)``."""
+        alg = header.get("alg")
+        if not isinstance(alg, str) or alg not in self.algorithms:
+            raise DisallowedAlgorithmError()
+        if "crit" in header:
+            # RFC 7515 §4.1.11: we understand no extension, so none may be critical.
+            raise UnsupportedHeaderError("The token header has critical extensions.")
+        for name in _KEY_BEARING_HEADERS:
+            if name in header:
+                raise UnsupportedHeaderError("The token header may not name its own key.")
+        for name in _JWE_HEADERS:
+            if name in header:
+                raise UnsupportedHeaderError("Encrypted tokens (JWE) are not accepted.")
+        self._check_typ(header.get("typ", None), "typ" in header)
+        if "cty" in header:
+            # RFC 7519 §5.2: cty "JWT" means a nested token; nothing else is expected.
+            raise UnsupportedHeaderError("Nested tokens are not accepted.")
+        kid = header.get("kid")
+        if kid is not None and not isinstance(kid, str):
+            raise UnsupportedHeaderError("The token header's kid must be a string.")
+        return alg, kid
+
+    def _check_typ(self, typ: object, present: bool) -> None:
+        if not present:
+            if self.strict_rfc9068:
+                raise UnsupportedHeaderError('The token type must be "at+jwt".')
+            return
+        allowed = _STRICT_TYPES if self.strict_rfc9068 else _DEFAULT_TYPES
+        # RFC 7515 §4.1.9: media types compare case-insensitively.
+        if not isinstance(typ, str) or typ.lower() not in allowed:
+            raise UnsupportedHeaderError("The token type is not an access token type.")
+
+    def precheck_claims(self, claims: Mapping[str, Any]) -> None:
+        """Issuer and audience: checks that need no key, done before any fetch."""
+        for name in self.required_claims:
+            if name not in claims:
+                raise InvalidClaimError(name, f"The token has no {name!r} claim.")
+        iss = claims.get("iss")
+        if "iss" in claims and (not isinstance(iss, str) or iss not in self.issuers):
+            raise InvalidIssuerError()
+        aud = claims.get("aud")
+        audiences = [aud] if isinstance(aud, str) else aud
+        if not isinstance(audiences, list) or not all(isinstance(a, str) for a in audiences):
+            raise InvalidAudienceError("The token's 'aud' claim is missing or malformed.")
+        if self.audiences.isdisjoint(audiences):
+            raise InvalidAudienceError()
+
+    def validate_claims(
+        self, claims: dict[str, Any], now: float, max_token_age: float | None
+    ) -> M2MClaims:
+        """Check time claims and build the result; the signature is already good."""
+        expires_at, issued_at = self.check_times(claims, now, max_token_age)
+        client_id = self._client_id(claims)
+        scopes: list[str] = []
+        for name in self.scope_claims:
+            if name in claims:
+                scopes.extend(parse_scope_claim(name, claims[name]))
+        jti = claims.get("jti")
+        if jti is not None and not isinstance(jti, str):
+            raise InvalidClaimError("jti", "The token's 'jti' claim must be a string.")
+        aud = claims.get("aud")
+        return M2MClaims(
+            client_id=client_id,
+            scopes=tuple(dict.fromkeys(scopes)),
+            custom_claims={k: v for k, v in claims.items() if k not in RESERVED_CLAIMS},
+            claims=claims,
+            issuer=claims.get("iss", ""),
+            audience=(aud,) if isinstance(aud, str) else tuple(aud or ()),
+            expires_at=expires_at if expires_at is not None else math.inf,
+            issued_at=issued_at,
+            token_id=jti,
+        )
+
+    def check_times(
+        self, claims: Mapping[str, Any], now: float, max_token_age: float | None
+    ) -> tuple[float | None, float | None]:
+        """Check ``exp``, ``nbf``, ``iat``, lifetime and age; return (exp, iat)."""
+        exp = _timestamp(claims, "exp")
+        nbf = _timestamp(claims, "nbf")
+        iat = _timestamp(claims, "iat")
+        leeway = self.leeway
+        if exp is not None and now >= exp + leeway:
+            raise ExpiredTokenError()
+        if nbf is not None and now + leeway < nbf:
+            raise TokenNotYetValidError()
+        if iat is not None and now + leeway < iat:
+            raise TokenNotYetValidError("The token was issued in the future.")
+        if self.max_lifetime is not None and (
+            exp is None or iat is None or exp - iat > self.max_lifetime
+        ):
+            raise InvalidClaimError("exp", "The token's lifetime is longer than allowed.")
+        max_age = self.max_token_age if max_token_age is None else max_token_age
+        if max_age is not None:
+            # Stytch's rule: reject when now - iat >= max_token_age.
+            if iat is None:
+                raise InvalidClaimError("iat", "The token has no 'iat' claim to check its age.")
+            if now - iat >= max_age:
+                raise TokenTooOldError()
+        return exp, iat
+
+    def _client_id(self, claims: Mapping[str, Any]) -> str:
+        for name in self.client_id_claims:
+            value = claims.get(name)
+            if value is None:
+                continue
+            if not isinstance(value, str) or not value:
+                raise InvalidClaimError(name, f"The token's {name!r} claim must be a string.")
+            return value
+        raise InvalidClaimError(self.client_id_claims[0], "The token does not name its client.")

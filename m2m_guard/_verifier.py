@@ -1,0 +1,403 @@
+"""The public ``Verifier``: configuration, and the sync and async entry points."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import logging
+import os
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from types import TracebackType
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+from jwt.exceptions import InvalidKeyError
+
+from ._claims import M2MClaims
+from ._config import stytch_settings, verifier_from_mapping
+from ._discovery import discovery_urls
+from ._drivers import AsyncDriver, SyncDriver
+from ._engine import Engine, Flow, run_sync
+from ._errors import ConfigurationError
+from ._jwks import JWKSCache, JWKSPolicy
+from ._jws import extract_bearer_token
+from ._keys import ASYMMETRIC_ALGORITHMS, KeySet, key_from_pem
+from ._policy import ClaimsPolicy
+from ._scopes import normalize_scopes
+
+__all__ = ["Verifier"]
+
+logger = logging.getLogger("m2m_guard")
+
+_DEFAULT_CLIENT_ID_CLAIMS = ("sub", "client_id", "azp", "cid", "appid")
+_RFC9068_REQUIRED = ("iss", "exp", "aud", "sub", "client_id", "iat", "jti")
+
+
+def _strings(value: str | Iterable[str], what: str) -> frozenset[str]:
+    values = [value] if isinstance(value, str) else list(value)
+    if not values or not all(isinstance(v, str) and v for v in values):
+        raise ConfigurationError(f"{what} must be a non-empty string or a list of them")
+    return frozenset(values)
+
+
+def _names(value: Sequence[str], what: str) -> tuple[str, ...]:
+    _strings(value, what)
+    return tuple(dict.fromkeys([value] if isinstance(value, str) else value))
+
+
+def _check_url(url: str, what: str) -> None:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigurationError(f"{what} must be an http(s) URL, got {url!r}")
+    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+        logger.warning("%s %s uses plain http; use https outside local development", what, url)
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _static_keys(jwks: Mapping[str, Any] | str | None, public_key: str | bytes | None) -> KeySet:
+    try:
+        if public_key is not None:
+            return KeySet(keys=(key_from_pem(public_key),), wildcard=True)
+        document = json.loads(jwks) if isinstance(jwks, str) else jwks
+        if not isinstance(document, Mapping):
+            raise InvalidKeyError("jwks must be a JWKS object")
+        keys = KeySet.from_jwks(document)
+    except (InvalidKeyError, ValueError) as exc:
+        raise ConfigurationError(f"invalid static keys: {exc}") from exc
+    if not keys.keys:
+        raise ConfigurationError("the static JWKS holds no usable verification key")
+    return keys
+
+
+class Verifier:
+    """Verifies M2M access tokens against an issuer's keys.
+
+    One verifier serves a whole application: it holds the JWKS cache, and
+    ``verify`` (threads) and ``verify_async`` (tasks) share it. Building a
+    verifier does no I/O; keys are fetched on first use or by ``warm_up``.
+
+    Args:
+        issuer: the accepted ``iss`` value(s), compared exactly.
+        audience: the accepted ``aud`` value(s); the token must name one.
+        jwks_url: where the issuer publishes its JWKS.
+        jwks: static keys instead (a JWKS dict or its JSON text), no network.
+        public_key: a PEM public key (or certificate) instead, no network.
+        discovery_url: find the JWKS URL in the issuer's metadata instead:
+            the issuer URL (OIDC, then RFC 8414 well-known paths are tried)
+            or the full URL of a metadata document. Resolved on first use;
+            the metadata's ``issuer`` must equal the (single) ``issuer``.
+        algorithms: the allow-list; asymmetric algorithms only.
+        leeway: seconds of clock skew tolerated on ``exp``, ``nbf``, ``iat``.
+        max_token_age: reject tokens issued longer ago than this (seconds).
+        max_lifetime: reject tokens whose ``exp - iat`` exceeds this.
+        required_claims: claims that must be present.
+        client_id_claims: where the client id is read, first present wins.
+        scope_claims: claims that carry scopes (merged).
+        strict_rfc9068: require ``typ`` ``at+jwt`` and RFC 9068's claims.
+        max_token_size: tokens longer than this are rejected unparsed.
+        jwks_policy: JWKS cache tuning (max-age bounds, cooldown, timeouts).
+        http_client / async_http_client: your own httpx clients for fetches.
+        clock: seconds since the epoch; injectable for tests.
+    """
+
+    def __init__(
+        self,
+        *,
+        issuer: str | Sequence[str],
+        audience: str | Sequence[str],
+        jwks_url: str | None = None,
+        jwks: Mapping[str, Any] | str | None = None,
+        public_key: str | bytes | None = None,
+        discovery_url: str | None = None,
+        algorithms: str | Sequence[str] = ("RS256",),
+        leeway: float = 0.0,
+        max_token_age: float | None = None,
+        max_lifetime: float | None = None,
+        required_claims: Sequence[str] | None = None,
+        client_id_claims: Sequence[str] = _DEFAULT_CLIENT_ID_CLAIMS,
+        scope_claims: Sequence[str] = ("scope", "scp"),
+        strict_rfc9068: bool = False,
+        max_token_size: int = 8192,
+        jwks_policy: JWKSPolicy | None = None,
+        http_client: httpx.Client | None = None,
+        async_http_client: httpx.AsyncClient | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        sources = [s for s in (jwks_url, jwks, public_key, discovery_url) if s is not None]
+        if len(sources) != 1:
+            raise ConfigurationError(
+                "give exactly one key source: jwks_url, jwks, public_key or discovery_url"
+            )
+        allowed = _strings(algorithms, "algorithms")
+        if not allowed <= ASYMMETRIC_ALGORITHMS:
+            raise ConfigurationError(
+                f"unsupported algorithm(s) {sorted(allowed - ASYMMETRIC_ALGORITHMS)}; "
+                f"choose from {sorted(ASYMMETRIC_ALGORITHMS)} (none and HS* are never allowed)"
+            )
+        for name, value in (("max_token_age", max_token_age), ("max_lifetime", max_lifetime)):
+            if value is not None and not value > 0:
+                raise ConfigurationError(f"{name} must be positive")
+        if not 0 <= leeway <= 3600:
+            raise ConfigurationError("leeway must be between 0 and 3600 seconds")
+        if not 256 <= max_token_size <= 1024 * 1024:
+            raise ConfigurationError("max_token_size must be between 256 and 1048576")
+        for url, what in ((jwks_url, "jwks_url"), (discovery_url, "discovery_url")):
+            if url is not None:
+                _check_url(url, what)
+        required = tuple(required_claims or ("iss", "aud", "exp", "iat"))
+        if strict_rfc9068:
+            required = tuple(dict.fromkeys((*required, *_RFC9068_REQUIRED)))
+        self.policy = ClaimsPolicy(
+            issuers=_strings(issuer, "issuer"),
+            audiences=_strings(audience, "audience"),
+            algorithms=allowed,
+            leeway=float(leeway),
+            max_token_age=max_token_age,
+            max_lifetime=max_lifetime,
+            required_claims=required,
+            client_id_claims=_names(client_id_claims, "client_id_claims"),
+            scope_claims=_names(scope_claims, "scope_claims"),
+            strict_rfc9068=strict_rfc9068,
+        )
+        static = None if jwks is None and public_key is None else _static_keys(jwks, public_key)
+        expected_issuer: str | None = None
+        metadata_urls: tuple[str, ...] = ()
+        if discovery_url is not None:
+            if len(self.policy.issuers) != 1:
+                raise ConfigurationError("discovery needs exactly one issuer")
+            (expected_issuer,) = self.policy.issuers
+            metadata_urls = (
+                (discovery_url,)
+                if "/.well-known/" in discovery_url
+                else discovery_urls(discovery_url)
+            )
+        self.cache = JWKSCache(
+            jwks_url,
+            policy=jwks_policy or JWKSPolicy(),
+            clock=clock,
+            static_keys=static,
+            discover_from=expected_issuer,
+            metadata_urls=metadata_urls,
+        )
+        self._engine = Engine(self.policy, self.cache, clock=clock, max_token_size=max_token_size)
+        self._sync = SyncDriver(http_client)
+        self._async = AsyncDriver(async_http_client)
+
+    # -- presets ------------------------------------------------------------
+
+    @classmethod
+    def for_stytch(
+        cls, project_id: str, *, environment: str = "test", b2b: bool = False, **kwargs: Any
+    ) -> Verifier:
+        """A verifier for a Stytch project's M2M tokens.
+
+        Args:
+            project_id: e.g. ``project-test-…``; also the expected audience.
+            environment: ``"test"``, ``"live"`` or a base URL such as
+                ``http://127.0.0.1:8787`` (a local issuer).
+            b2b: use the B2B JWKS path (``/v1/b2b/sessions/jwks/…``).
+            **kwargs: any other ``Verifier`` argument (``leeway``,
+                ``max_token_age`` …), overriding the preset.
+        """
+        return cls(**{**stytch_settings(project_id, environment, b2b=b2b), **kwargs})
+
+    @classmethod
+    def from_discovery(
+        cls, issuer_url: str, *, audience: str | Sequence[str], **kwargs: Any
+    ) -> Verifier:
+        """A verifier for any OAuth2 / OIDC issuer, found through its metadata.
+
+        The JWKS URL is read from ``{issuer}/.well-known/openid-configuration``
+        or, failing that, RFC 8414's ``/.well-known/oauth-authorization-server``,
+        on first use (so this never fails because the issuer is down); the
+        metadata's ``issuer`` must equal ``issuer_url`` exactly.
+        """
+        return cls(issuer=issuer_url, audience=audience, discovery_url=issuer_url, **kwargs)
+
+    @classmethod
+    def from_env(
+        cls,
+        prefix: str = "M2M_GUARD_",
+        *,
+        environ: Mapping[str, Any] | None = None,
+        **overrides: Any,
+    ) -> Verifier:
+        """A verifier configured by environment variables (see the README).
+
+        ``STYTCH_PROJECT_ID`` selects the Stytch preset; otherwise ``ISSUER``
+        and ``AUDIENCE`` are required, and without ``JWKS_URL`` the JWKS URL
+        is discovered from the issuer. ``environ`` defaults to ``os.environ``;
+        ``overrides`` are passed to the constructor as they are.
+
+        Raises:
+            ConfigurationError: a variable is missing or invalid.
+        """
+        return verifier_from_mapping(
+            cls, os.environ if environ is None else environ, prefix, **overrides
+        )
+
+    # -- verification ----------------------------------------------------
+
+    def _flow(
+        self,
+        token: str,
+        required_scopes: str | Iterable[str],
+        any_scopes: str | Iterable[str],
+        max_token_age: float | None,
+    ) -> Flow:
+        return self._engine.flow(
+            token, normalize_scopes(required_scopes), normalize_scopes(any_scopes), max_token_age
+        )
+
+    def verify(
+        self,
+        token: str,
+        required_scopes: str | Iterable[str] = (),
+        *,
+        any_scopes: str | Iterable[str] = (),
+        max_token_age: float | None = None,
+    ) -> M2MClaims:
+        """Verify a token and return its claims.
+
+        Args:
+            token: the compact JWT (without ``Bearer``).
+            required_scopes: every one of these must be granted.
+            any_scopes: at least one of these must be granted.
+            max_token_age: overrides the verifier's ``max_token_age``.
+
+        Raises:
+            InvalidTokenError: (401) the token is not acceptable.
+            InsufficientScopeError: (403) a required scope is missing.
+            KeysUnavailableError: (503) no keys to check it with right now.
+        """
+        return run_sync(
+            self._flow(token, required_scopes, any_scopes, max_token_age), self._sync.refresh
+        )
+
+    async def verify_async(
+        self,
+        token: str,
+        required_scopes: str | Iterable[str] = (),
+        *,
+        any_scopes: str | Iterable[str] = (),
+        max_token_age: float | None = None,
+    ) -> M2MClaims:
+        """Like ``verify``, for async code: key fetches do not block the loop."""
+        flow = self._flow(token, required_scopes, any_scopes, max_token_age)
+        try:
+            request = next(flow)
+            while True:
+                await self._async.refresh(request)
+                request = next(flow)
+        except StopIteration as done:
+            result: M2MClaims = done.value
+            return result
+
+    def verify_header(
+        self,
+        authorization: str | Sequence[str] | None,
+        required_scopes: str | Iterable[str] = (),
+        *,
+        any_scopes: str | Iterable[str] = (),
+        max_token_age: float | None = None,
+    ) -> M2MClaims:
+        """Verify the value(s) of an ``Authorization`` header.
+
+        Raises ``MissingTokenError`` (401) without a bearer token and
+        ``InvalidRequestError`` (400) for malformed or repeated credentials,
+        besides everything ``verify`` raises.
+        """
+        token = extract_bearer_token(authorization)
+        return self.verify(
+            token, required_scopes, any_scopes=any_scopes, max_token_age=max_token_age
+        )
+
+    async def verify_header_async(
+        self,
+        authorization: str | Sequence[str] | None,
+        required_scopes: str | Iterable[str] = (),
+        *,
+        any_scopes: str | Iterable[str] = (),
+        max_token_age: float | None = None,
+    ) -> M2MClaims:
+        """Like ``verify_header``, for async code."""
+        token = extract_bearer_token(authorization)
+        return await self.verify_async(
+            token, required_scopes, any_scopes=any_scopes, max_token_age=max_token_age
+        )
+
+    # -- keys ---------------------------------------------------------------
+
+    @property
+    def ready(self) -> bool:
+        """Whether usable keys are cached (for readiness probes)."""
+        return self.cache.has_usable_keys()
+
+    def warm_up(self) -> bool:
+        """Fetch the keys now if none are cached; never raises.
+
+        Returns whether usable keys are cached afterwards.
+        """
+        request = self.cache.warm_up_request()
+        if request is not None:
+            try:
+                self._sync.refresh(request)
+            except Exception:  # warm-up must never take the application down
+                logger.exception("JWKS warm-up failed")
+        return self.ready
+
+    async def warm_up_async(self) -> bool:
+        """Like ``warm_up``, for async code (e.g. an ASGI lifespan handler)."""
+        request = self.cache.warm_up_request()
+        if request is not None:
+            try:
+                await self._async.refresh(request)
+            except Exception:  # warm-up must never take the application down
+                logger.exception("JWKS warm-up failed")
+        return self.ready
+
+    # -- resources ------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close the HTTP client the verifier created (not one you passed)."""
+        self._sync.close()
+
+    async def aclose(self) -> None:
+        """Close the async HTTP client the verifier created in this loop."""
+        await self._async.aclose()
+
+    def __enter__(self) -> Verifier:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    async def __aenter__(self) -> Verifier:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    def __repr__(self) -> str:
+        source = self.cache.url or self.cache.discover_from or "static keys"
+        return f"<Verifier issuers={sorted(self.policy.issuers)} keys={source}>"

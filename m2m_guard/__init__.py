@@ -35,6 +35,7 @@ from ._errors import (
     UnknownKeyError,
     UnsupportedHeaderError,
 )
+from ._guard import ErrorResponse, Guard, PathMatcher, error_response
 from ._jwks import JWKSPolicy
 from ._jws import extract_bearer_token
 from ._verifier import Verifier
@@ -44,7 +45,9 @@ __all__ = [
     "BadSignatureError",
     "ConfigurationError",
     "DisallowedAlgorithmError",
+    "ErrorResponse",
     "ExpiredTokenError",
+    "Guard",
     "InsufficientScopeError",
     "InvalidAudienceError",
     "InvalidClaimError",
@@ -57,6 +60,7 @@ __all__ = [
     "M2MGuardError",
     "MalformedTokenError",
     "MissingTokenError",
+    "PathMatcher",
     "TokenNotYetValidError",
     "TokenTooLargeError",
     "TokenTooOldError",
@@ -64,5 +68,6 @@ __all__ = [
     "UnsupportedHeaderError",
     "Verifier",
     "__version__",
+    "error_response",
     "extract_bearer_token",
 ]

@@ -1,0 +1,131 @@
+"""What every integration decides the same way, so adapters only translate.
+
+A ``Guard`` holds one route's (or one middleware's) requirements: the
+verifier, required scopes, excluded paths, whether anonymous requests may
+pass, the realm. Adapters hand it the ``Authorization`` header values and
+turn an ``M2MGuardError`` into their framework's response with
+``error_response`` — the same status, headers and JSON body everywhere.
+"""
+
+from __future__ import annotations
+
+import json
+import posixpath
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from ._claims import M2MClaims
+from ._errors import ConfigurationError, M2MGuardError, MissingTokenError
+from ._jws import extract_bearer_token
+from ._scopes import normalize_scopes
+from ._verifier import Verifier
+
+__all__ = ["ErrorResponse", "Guard", "PathMatcher"]
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorResponse:
+    """An HTTP error answer; header names are lower case."""
+
+    status: int
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+
+
+class PathMatcher:
+    """Matches request paths against ``exclude_paths``.
+
+    An entry ending in ``*`` is a prefix (``"/public/*"`` matches every path
+    under ``/public/``); any other entry matches that exact path. Paths that
+    are not in normal form (``..``, ``.``, ``//`` segments) never match, so
+    ``/public/../admin`` cannot slip past the guard.
+    """
+
+    __slots__ = ("_exact", "_prefixes")
+
+    def __init__(self, patterns: Iterable[str] = ()) -> None:
+        patterns = [patterns] if isinstance(patterns, str) else list(patterns)
+        for pattern in patterns:
+            if not isinstance(pattern, str) or not pattern.startswith("/"):
+                raise ConfigurationError(f"exclude_paths entries must start with '/': {pattern!r}")
+        self._exact = frozenset(p for p in patterns if not p.endswith("*"))
+        self._prefixes = tuple(p[:-1] for p in patterns if p.endswith("*"))
+
+    def __bool__(self) -> bool:
+        return bool(self._exact or self._prefixes)
+
+    def matches(self, path: str) -> bool:
+        """Whether ``path`` is excluded from authentication."""
+        if path in self._exact:
+            return _is_normal(path)
+        return path.startswith(self._prefixes) and _is_normal(path)
+
+
+def _is_normal(path: str) -> bool:
+    trimmed = path.rstrip("/") or "/"
+    return posixpath.normpath(trimmed) == trimmed and "//" not in path
+
+
+class Guard:
+    """The authentication decision of one middleware or one route."""
+
+    __slots__ = ("any_scopes", "exclude", "optional", "realm", "required_scopes", "verifier")
+
+    def __init__(
+        self,
+        verifier: Verifier,
+        *,
+        required_scopes: str | Iterable[str] = (),
+        any_scopes: str | Iterable[str] = (),
+        exclude_paths: Iterable[str] = (),
+        optional: bool = False,
+        realm: str = "api",
+    ) -> None:
+        if not isinstance(verifier, Verifier):
+            raise ConfigurationError("verifier must be an m2m_guard.Verifier")
+        self.verifier = verifier
+        self.required_scopes = normalize_scopes(required_scopes)
+        self.any_scopes = normalize_scopes(any_scopes)
+        self.exclude = PathMatcher(exclude_paths)
+        self.optional = optional
+        self.realm = realm
+
+    def _token(self, authorization: Sequence[str]) -> str | None:
+        try:
+            return extract_bearer_token(authorization)
+        except MissingTokenError:
+            if self.optional:
+                return None  # anonymous; a bad token is still rejected
+            raise
+
+    def check(self, authorization: Sequence[str]) -> M2MClaims | None:
+        """Verify the request's ``Authorization`` values; ``None`` if anonymous.
+
+        Raises:
+            M2MGuardError: render it with ``error_response``.
+        """
+        token = self._token(authorization)
+        if token is None:
+            return None
+        return self.verifier.verify(token, self.required_scopes, any_scopes=self.any_scopes)
+
+    async def check_async(self, authorization: Sequence[str]) -> M2MClaims | None:
+        """Like ``check``, without blocking the event loop on key fetches."""
+        token = self._token(authorization)
+        if token is None:
+            return None
+        return await self.verifier.verify_async(
+            token, self.required_scopes, any_scopes=self.any_scopes
+        )
+
+    def error_response(self, exc: M2MGuardError) -> ErrorResponse:
+        """The RFC 6750 answer for ``exc``."""
+        return error_response(exc, self.realm)
+
+
+def error_response(exc: M2MGuardError, realm: str = "api") -> ErrorResponse:
+    """The RFC 6750 answer for ``exc``: status, headers and a JSON body."""
+    body = json.dumps(exc.to_dict(), separators=(",", ":")).encode()
+    headers = [("content-type", "application/json"), ("content-length", str(len(body)))]
+    headers.extend(exc.response_headers(realm).items())
+    return ErrorResponse(exc.status_code, tuple(headers), body)

@@ -3,8 +3,9 @@
 Both drivers answer the ``Refresh`` requests a verification yields and run
 ``JWKSCache.refresh_flow`` under a lock; they differ only in how they wait.
 Redirects are never followed (a JWKS URL that redirects is misconfigured or
-hijacked), bodies are read raw (no decompression bombs) under a size cap,
-and the whole fetch is bounded by the policy's timeout.
+hijacked), bodies are read under a size cap, compressed bodies are refused
+(no decompression bombs), and the whole fetch is bounded by the policy's
+timeout.
 """
 
 from __future__ import annotations
@@ -70,7 +71,7 @@ class SyncDriver:
             ) as response:
                 done = reader.start(response.status_code, response.headers)
                 if done is None:
-                    for chunk in response.iter_raw():
+                    for chunk in response.iter_bytes():
                         done = reader.feed(chunk)
                         if done is None and time.monotonic() > deadline:
                             done = _TIMED_OUT
@@ -173,7 +174,7 @@ class AsyncDriver:
                 ) as response:
                     done = reader.start(response.status_code, response.headers)
                     if done is None:
-                        async for chunk in response.aiter_raw():
+                        async for chunk in response.aiter_bytes():
                             done = reader.feed(chunk)
                             if done is not None:
                                 break

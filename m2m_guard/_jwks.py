@@ -138,6 +138,10 @@ class ResponseReader:
         self._status, self._headers = status, headers
         if status != 200:
             return FetchResponse(status, headers)
+        if headers.get("content-encoding", "identity").lower() != "identity":
+            # We asked for identity; decoding a compressed body could blow
+            # far past the size cap before the cap is checked.
+            return FetchResponse(None, {}, reason="compressed response")
         declared = headers.get("content-length", "")
         if declared.isdigit() and int(declared) > self._max_bytes:
             return FetchResponse(None, {}, reason="response body over the size cap")

@@ -65,9 +65,16 @@ class SigningKey:
         return jwk
 
     def sign(self, claims: dict[str, Any], headers: dict[str, Any] | None = None) -> str:
-        """A compact JWS over ``claims`` with a header of kid, typ JWT and ``headers``."""
-        header = {"kid": self.kid, "typ": "JWT", **(headers or {})}
-        return jwt.encode(claims, self.private, algorithm=self.alg, headers=header)
+        """A compact JWS over ``claims``; header alg, kid, typ JWT, updated by ``headers``.
+
+        A header value of ``...`` removes that member. Nothing is validated,
+        so tests can sign whatever an attacker could.
+        """
+        header = {"alg": self.alg, "kid": self.kid, "typ": "JWT", **(headers or {})}
+        header = {k: v for k, v in header.items() if v is not ...}
+        signing_input = f"{b64json(header)}.{b64json(claims)}"
+        signature = jwt.get_algorithm_by_name(self.alg).sign(signing_input.encode(), self.private)
+        return f"{signing_input}.{b64url(signature)}"
 
 
 def jwks_of(*keys: SigningKey) -> dict[str, Any]:

@@ -1,0 +1,1 @@
+"""pytest plugin for testing services protected by m2m_guard."""

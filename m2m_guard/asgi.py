@@ -1,0 +1,149 @@
+"""Pure ASGI middleware that verifies M2M bearer tokens; Starlette is optional.
+
+    app = M2MGuardMiddleware(app, verifier=Verifier.from_env(), exclude_paths=["/health"])
+
+``http`` and ``websocket`` connections are checked; ``lifespan`` and every
+other scope type pass straight through. A verified request carries its
+claims as ``scope["state"]["m2m"]`` (``request.state.m2m``, ``get_claims``)
+and, when Starlette is installed, ``scope["auth"]`` / ``scope["user"]``, so
+``request.auth.scopes``, ``request.user`` and Starlette's ``@requires`` work.
+An anonymous request let through by ``optional`` carries ``None``; requests
+to ``exclude_paths`` are passed on untouched.
+
+A refused websocket is refused before it is accepted: with the HTTP error
+response where the server supports the ``websocket.http.response`` extension,
+otherwise with a close frame, code 1008 (policy violation), or 1013 (try
+again later) when the keys are unavailable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
+from typing import Any
+
+from ._claims import M2MClaims
+from ._errors import M2MGuardError
+from ._guard import Guard, error_response
+from ._verifier import Verifier
+
+__all__ = ["M2MGuardMiddleware", "get_claims", "send_error"]
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+Attach = Callable[[Scope, "M2MClaims | None"], None]
+
+#: Where the middleware leaves its verifier, for ``require_scopes`` on excluded paths.
+VERIFIER_KEY = "m2m_guard.verifier"
+_DENIAL_EXTENSION = "websocket.http.response"
+_POLICY_VIOLATION = 1008  # RFC 6455 §7.4.1
+_TRY_AGAIN_LATER = 1013  # IANA WebSocket close code registry
+
+
+class M2MGuardMiddleware:
+    """Rejects requests without a valid bearer token, per DESIGN.md's table.
+
+    Args:
+        app: the ASGI application to protect.
+        verifier: checks the tokens.
+        exclude_paths: public paths; ``"/docs/*"`` is a prefix (see ``PathMatcher``).
+        required_scopes: every request must carry all of these.
+        any_scopes: every request must carry one of these.
+        optional: let requests without any token through (a bad token is
+            still rejected); the claims are then ``None``.
+        realm: the ``realm`` of the ``WWW-Authenticate`` challenge.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        verifier: Verifier,
+        exclude_paths: Iterable[str] = (),
+        required_scopes: str | Iterable[str] = (),
+        any_scopes: str | Iterable[str] = (),
+        optional: bool = False,
+        realm: str = "api",
+    ) -> None:
+        self.app = app
+        self.guard = Guard(
+            verifier,
+            required_scopes=required_scopes,
+            any_scopes=any_scopes,
+            exclude_paths=exclude_paths,
+            optional=optional,
+            realm=realm,
+        )
+        self._attach = _claims_attacher()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        scope[VERIFIER_KEY] = self.guard.verifier
+        if self.guard.exclude and self.guard.exclude.matches(_route_path(scope)):
+            await self.app(scope, receive, send)
+            return
+        try:
+            claims = await self.guard.check_async(authorization_values(scope))
+        except M2MGuardError as exc:
+            await send_error(scope, send, exc, self.guard.realm)
+            return
+        self._attach(scope, claims)
+        await self.app(scope, receive, send)
+
+
+def get_claims(connection: Mapping[str, Any]) -> M2MClaims | None:
+    """The verified claims of a request: pass its ASGI scope or a Starlette
+    ``Request`` / ``WebSocket``. ``None`` when it was not authenticated."""
+    state = connection.get("state")
+    claims = state.get("m2m") if isinstance(state, Mapping) else None
+    return claims if isinstance(claims, M2MClaims) else None
+
+
+def authorization_values(scope: Scope) -> list[str]:
+    """Every ``Authorization`` value of the request: two of them are an error."""
+    return [
+        value.decode("latin-1")
+        for name, value in scope.get("headers") or ()
+        if name.lower() == b"authorization"
+    ]
+
+
+async def send_error(scope: Scope, send: Send, exc: M2MGuardError, realm: str = "api") -> None:
+    """Answer ``exc`` with raw ASGI messages (on a websocket: before accepting it)."""
+    answer = error_response(exc, realm)
+    prefix = ""
+    if scope["type"] == "websocket":
+        if _DENIAL_EXTENSION not in (scope.get("extensions") or {}):
+            code = _TRY_AGAIN_LATER if exc.status_code == 503 else _POLICY_VIOLATION
+            await send({"type": "websocket.close", "code": code, "reason": exc.error or ""})
+            return
+        prefix = "websocket."
+    headers = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in answer.headers]
+    await send(
+        {"type": f"{prefix}http.response.start", "status": answer.status, "headers": headers}
+    )
+    await send({"type": f"{prefix}http.response.body", "body": answer.body})
+
+
+def attach_state(scope: Scope, claims: M2MClaims | None) -> None:
+    """Store the claims where ``request.state.m2m`` and ``get_claims`` find them."""
+    scope.setdefault("state", {})["m2m"] = claims
+
+
+def _claims_attacher() -> Attach:
+    try:
+        from .starlette import attach_claims
+    except ImportError:  # no Starlette: scope["auth"] and scope["user"] would mean nothing
+        return attach_state
+    return attach_claims
+
+
+def _route_path(scope: Scope) -> str:
+    # Match the path the router matches: below root_path (ASGI spec, 2.0 vs 3.0 servers).
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    return path[len(root) :] if root and path.startswith(root + "/") else path

@@ -1,0 +1,134 @@
+"""FastAPI integration: a security dependency that returns the caller's claims.
+
+    guard = M2MBearer(Verifier.from_env())
+    app = install(FastAPI())
+
+    @app.get("/settings")
+    async def settings(claims: M2MClaims = Security(guard, scopes=["read:settings"])): ...
+
+The scopes given to ``Security`` (merged along the dependency chain) are
+required, and they appear with the ``M2MBearer`` HTTP bearer (JWT) scheme in
+the OpenAPI document. ``M2MBearer(verifier, optional=True)`` lets requests
+without a token through as ``None``. Behind ``M2MGuardMiddleware`` the
+middleware's verified claims are reused and only the scopes are checked.
+
+Why ``install(app)``: a dependency can only refuse a request by raising, and
+FastAPI renders an ``HTTPException`` as ``{"detail": …}``, not as RFC 6750's
+``{"error", "error_description"}``. ``install`` registers the handler that
+renders ``M2MHTTPException`` like every other integration. Without it the
+status, ``WWW-Authenticate`` and ``Retry-After`` are still right (the
+exception is an ``HTTPException``, so nothing is ever let through or turned
+into a 500), only the body has FastAPI's shape; a ``RuntimeWarning`` says so.
+"""
+
+# No "from __future__ import annotations": FastAPI reads the annotations of
+# M2MBearer.__call__ at runtime, and older versions cannot resolve strings there.
+import warnings
+from typing import TypeVar
+
+from fastapi.openapi.models import HTTPBearer as HTTPBearerModel
+from fastapi.security import SecurityScopes
+from fastapi.security.base import SecurityBase
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import HTTPConnection
+from starlette.responses import Response
+from starlette.websockets import WebSocket
+
+from ._claims import M2MClaims
+from ._errors import M2MGuardError
+from ._guard import Guard, error_response
+from ._verifier import Verifier
+from .asgi import send_error
+from .starlette import authenticate
+
+__all__ = ["M2MBearer", "M2MHTTPException", "install", "m2m_exception_handler"]
+
+_App = TypeVar("_App", bound=Starlette)
+
+
+class M2MHTTPException(HTTPException):
+    """A refused request; ``install``'s handler renders it per RFC 6750.
+
+    Attributes:
+        error: the ``M2MGuardError`` behind it.
+        realm: the ``realm`` of the challenge.
+    """
+
+    def __init__(self, error: M2MGuardError, realm: str = "api") -> None:
+        self.error = error
+        self.realm = realm
+        super().__init__(error.status_code, error.description, error.response_headers(realm))
+
+
+async def m2m_exception_handler(conn: HTTPConnection, exc: Exception) -> Response | None:
+    """Render an ``M2MHTTPException``: a JSON response, or a refused websocket."""
+    if not isinstance(exc, M2MHTTPException):  # pragma: no cover - registered for it only
+        raise exc
+    if isinstance(conn, WebSocket):
+        await send_error(conn.scope, conn.send, exc.error, exc.realm)
+        return None
+    answer = error_response(exc.error, exc.realm)
+    return Response(answer.body, answer.status, headers=dict(answer.headers))
+
+
+def install(app: _App) -> _App:
+    """Register ``m2m_exception_handler`` on ``app`` (before it serves); returns ``app``."""
+    # One handler for both connection kinds; Starlette's stubs want one per kind.
+    app.add_exception_handler(M2MHTTPException, m2m_exception_handler)  # type: ignore[arg-type]
+    return app
+
+
+class M2MBearer(SecurityBase):
+    """A FastAPI security dependency verifying ``Authorization: Bearer <jwt>``.
+
+    Args:
+        verifier: checks the tokens.
+        optional: answer ``None`` for requests without a token (a bad token
+            is still rejected).
+        realm: the ``realm`` of the ``WWW-Authenticate`` challenge.
+        scheme_name: the security scheme's name in OpenAPI.
+        description: the security scheme's description in OpenAPI.
+    """
+
+    def __init__(
+        self,
+        verifier: Verifier,
+        *,
+        optional: bool = False,
+        realm: str = "api",
+        scheme_name: str | None = None,
+        description: str | None = None,
+    ) -> None:
+        Guard(verifier)  # fail at start-up, not per request, on a wrong verifier
+        self.verifier = verifier
+        self.optional = optional
+        self.realm = realm
+        self.model = HTTPBearerModel(bearerFormat="JWT", description=description)
+        self.scheme_name = scheme_name or type(self).__name__
+
+    async def __call__(
+        self, security_scopes: SecurityScopes, connection: HTTPConnection
+    ) -> M2MClaims | None:
+        guard = Guard(
+            self.verifier,
+            required_scopes=security_scopes.scopes,
+            optional=self.optional,
+            realm=self.realm,
+        )
+        try:
+            return await authenticate(connection, guard)
+        except M2MGuardError as exc:
+            _warn_unless_installed(connection)
+            raise M2MHTTPException(exc, self.realm) from exc
+
+
+def _warn_unless_installed(connection: HTTPConnection) -> None:
+    handlers = getattr(connection.scope.get("app"), "exception_handlers", {})
+    if M2MHTTPException not in handlers:
+        warnings.warn(
+            "m2m_guard.fastapi.install(app) was not called: errors are rendered as "
+            'FastAPI\'s {"detail": ...} instead of RFC 6750 JSON',
+            RuntimeWarning,
+            stacklevel=2,
+        )

@@ -127,9 +127,13 @@ def verifier_from_mapping(
     for name in ("ISSUER", "AUDIENCE"):
         if get(name) is not None:
             kwargs[name.lower()] = _list(get(name))
-    for name in ("JWKS_URL", "DISCOVERY_URL", "JWKS"):
+    for name in ("JWKS_URL", "DISCOVERY_URL"):
         if get(name) is not None:
             kwargs[name.lower()] = _text(get(name))
+    if get("JWKS") is not None:
+        # JSON text from the environment, or a dict straight from app config
+        jwks = get("JWKS")
+        kwargs["jwks"] = jwks if isinstance(jwks, Mapping) else _text(jwks)
     kwargs.update(overrides)
 
     project_id = get("STYTCH_PROJECT_ID")

@@ -238,3 +238,15 @@ def test_env_overrides_are_passed_through(clock: FakeClock) -> None:
     """Keyword overrides reach the constructor (e.g. a clock or an http client)."""
     verifier = Verifier.from_env(environ={"M2M_GUARD_STYTCH_PROJECT_ID": PROJECT_ID}, clock=clock)
     assert verifier.cache._clock is clock
+
+
+def test_env_static_jwks_may_be_a_mapping_in_app_config(rsa_key: SigningKey) -> None:
+    """App config can hold the JWKS as a dict rather than JSON text."""
+    verifier = Verifier.from_env(
+        environ={
+            "M2M_GUARD_ISSUER": ISSUER,
+            "M2M_GUARD_AUDIENCE": PROJECT_ID,
+            "M2M_GUARD_JWKS": jwks_of(rsa_key),
+        }
+    )
+    assert verifier.ready

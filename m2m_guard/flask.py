@@ -1,0 +1,204 @@
+"""Flask integration: an extension, a view decorator and ``current_client``.
+
+    guard = M2MGuard(app)           # M2M_GUARD_* from app.config, or verifier=…
+
+    @app.get("/settings")
+    @guard.require_scopes("read:settings")
+    def settings():
+        return {"client_id": current_client.client_id}
+
+    guard.protect_blueprint(admin_bp, required_scopes="admin:settings")
+
+A rejected request raises ``M2MGuardHTTPException``: like ``abort(response)``
+it is an ``HTTPException`` without a ``code`` that carries its finished
+RFC 6750 response, which Flask returns as it is. So an
+``errorhandler(Exception)``, ``errorhandler(HTTPException)`` or
+``errorhandler(401)`` of the application never turns it into something
+else, while ``after_request`` functions (CORS …) still run on it. With
+``TRAP_HTTP_EXCEPTIONS`` set, the handler ``init_app`` registers renders it.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from typing import Any, TypeVar, cast
+
+from flask import Blueprint, Flask, current_app, g, has_request_context, request
+from werkzeug.exceptions import HTTPException
+from werkzeug.local import LocalProxy
+from werkzeug.wrappers import Response
+
+from ._claims import M2MClaims
+from ._config import verifier_from_mapping
+from ._errors import M2MGuardError
+from ._guard import ErrorResponse, Guard, PathMatcher
+from ._scopes import normalize_scopes
+from ._verifier import Verifier
+from .wsgi import get_claims
+
+__all__ = [
+    "EXTENSION_KEY",
+    "M2MGuard",
+    "M2MGuardHTTPException",
+    "current_client",
+    "get_current_client",
+]
+
+#: The key of the per-application state in ``app.extensions``.
+EXTENSION_KEY = "m2m_guard"
+_G_NAME = "_m2m_guard_client"
+
+ViewT = TypeVar("ViewT", bound=Callable[..., Any])
+
+
+class M2MGuardHTTPException(HTTPException):
+    """A rejected request, answered with ``response`` exactly as built.
+
+    Attributes:
+        error: the ``M2MGuardError`` that caused the rejection.
+    """
+
+    def __init__(self, error: M2MGuardError, reply: ErrorResponse) -> None:
+        super().__init__(error.description, Response(reply.body, reply.status, reply.headers))
+        self.error = error
+
+    def __str__(self) -> str:
+        return f"{self.error.status_code} {type(self.error).__name__}: {self.error.description}"
+
+
+@dataclass(frozen=True)
+class _Rule:
+    """What one decorator or one protected blueprint requires."""
+
+    required_scopes: tuple[str, ...] = ()
+    any_scopes: tuple[str, ...] = ()
+    optional: bool = False
+    exclude_paths: tuple[str, ...] = ()
+
+
+@dataclass
+class _State:
+    """``app.extensions["m2m_guard"]``: the verifier of one application."""
+
+    verifier: Verifier
+    realm: str
+    guards: dict[_Rule, Guard] = field(default_factory=dict)
+
+    def guard(self, rule: _Rule) -> Guard:
+        """The ``Guard`` of ``rule`` in this application, built once."""
+        if rule not in self.guards:
+            self.guards[rule] = Guard(self.verifier, realm=self.realm, **asdict(rule))
+        return self.guards[rule]
+
+
+class M2MGuard:
+    """Verifies M2M access tokens for a Flask application.
+
+    Args:
+        app: the application, or ``None`` to call ``init_app`` later.
+        verifier: the verifier to use; without it, ``init_app`` builds one
+            from the application's ``M2M_GUARD_*`` configuration (the names
+            ``Verifier.from_env`` reads).
+        realm: the ``realm`` of the ``WWW-Authenticate`` challenge.
+    """
+
+    def __init__(
+        self, app: Flask | None = None, *, verifier: Verifier | None = None, realm: str = "api"
+    ) -> None:
+        self.verifier = verifier
+        self.realm = realm
+        if app is not None:
+            self.init_app(app)
+
+    def init_app(self, app: Flask) -> None:
+        """Attach to ``app``; invalid configuration raises ``ConfigurationError`` here."""
+        verifier = self.verifier
+        if verifier is None:
+            verifier = verifier_from_mapping(Verifier, app.config, "M2M_GUARD_")
+        state = _State(verifier, self.realm)
+        state.guard(_Rule())  # checks the verifier now rather than on the first request
+        app.extensions[EXTENSION_KEY] = state
+        app.register_error_handler(M2MGuardHTTPException, _render)
+
+    def require_scopes(
+        self, *scopes: str, any_of: bool = False, optional: bool = False
+    ) -> Callable[[ViewT], ViewT]:
+        """Decorate a view (sync or async) to require a token with ``scopes``.
+
+        Without scopes, any valid token is enough. With ``any_of``, one of
+        the scopes is. With ``optional``, requests without a token reach the
+        view with ``current_client`` empty; a token that is sent must pass.
+        """
+        if scopes and callable(scopes[0]):
+            raise TypeError("use @guard.require_scopes() with parentheses")
+        wanted = normalize_scopes(scopes)
+        rule = _Rule((), wanted, optional) if any_of else _Rule(wanted, (), optional)
+
+        def decorator(view: ViewT) -> ViewT:
+            @functools.wraps(view)
+            def wrapper(*args: Any, **kwargs: Any) -> Any:
+                _authenticate(rule)
+                return current_app.ensure_sync(view)(*args, **kwargs)
+
+            return cast(ViewT, wrapper)
+
+        return decorator
+
+    def protect_blueprint(
+        self,
+        blueprint: Blueprint,
+        *,
+        required_scopes: str | Iterable[str] = (),
+        any_scopes: str | Iterable[str] = (),
+        optional: bool = False,
+        exclude_paths: Iterable[str] = (),
+    ) -> None:
+        """Require a valid token for every request routed to ``blueprint``.
+
+        ``exclude_paths`` are full request paths (with the blueprint's
+        ``url_prefix``); ``"/api/public/*"`` is a prefix.
+        """
+        excluded = tuple(exclude_paths)
+        PathMatcher(excluded)  # a bad entry fails here, not on a request
+        rule = _Rule(
+            normalize_scopes(required_scopes), normalize_scopes(any_scopes), optional, excluded
+        )
+        blueprint.before_request(functools.partial(_authenticate, rule))
+
+
+def _authenticate(rule: _Rule) -> None:
+    state = current_app.extensions.get(EXTENSION_KEY)
+    if state is None:
+        raise RuntimeError("M2MGuard.init_app(app) was not called for this application")
+    guard = cast(_State, state).guard(rule)
+    if guard.exclude.matches(request.path):
+        return
+    try:
+        claims = guard.check(request.headers.getlist("Authorization"))
+    except M2MGuardError as exc:
+        raise M2MGuardHTTPException(exc, guard.error_response(exc)) from exc
+    setattr(g, _G_NAME, claims)
+
+
+def _render(exc: M2MGuardHTTPException) -> Response:
+    # Only reached when TRAP_HTTP_EXCEPTIONS sends HTTP exceptions to handlers.
+    return exc.get_response()
+
+
+def get_current_client() -> M2MClaims | None:
+    """The verified caller of the current request, or ``None`` if anonymous.
+
+    Also finds the claims that ``m2m_guard.wsgi.M2MGuardMiddleware`` stored
+    when it wraps ``app.wsgi_app``.
+    """
+    claims: M2MClaims | None = g.get(_G_NAME)
+    if claims is None and has_request_context():
+        claims = get_claims(request.environ)
+    return claims
+
+
+#: A proxy to ``get_current_client()``. When anonymous it is falsy and
+#: ``== None``, but never ``is None`` (it is a proxy): test ``if not current_client``.
+current_client: M2MClaims = LocalProxy(get_current_client)  # type: ignore[assignment]

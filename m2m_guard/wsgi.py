@@ -1,0 +1,115 @@
+"""WSGI middleware: guard any WSGI application (Flask, Django, Falcon …).
+
+    from m2m_guard.wsgi import M2MGuardMiddleware, get_claims
+
+    app = M2MGuardMiddleware(app, verifier=Verifier.from_env(), exclude_paths=["/health"])
+
+    def whoami(environ, start_response):
+        claims = get_claims(environ)        # M2MClaims, or None when anonymous
+
+A request outside ``exclude_paths`` must carry a valid bearer token; a
+rejected request never reaches the application and is answered with the
+``Guard``'s RFC 6750 response. The verified claims are kept in the environ
+under ``"m2m_guard.claims"``, as werkzeug's ``ProxyFix`` keeps its data.
+``exclude_paths`` are matched against ``PATH_INFO``: the path below the
+application's mount point (``SCRIPT_NAME``). Apache's mod_wsgi passes the
+``Authorization`` header on only with ``WSGIPassAuthorization On``.
+
+WSGI hands the application one ``HTTP_AUTHORIZATION`` string. Servers join
+repeated headers with a comma (werkzeug's server with ``","``, its test
+client and waitress with ``", "``), so two bearer credentials arrive as
+``"Bearer a, Bearer b"`` and are answered 400 ``invalid_request``
+(RFC 6750 §3.1) like everywhere else. Only a non-Bearer credential sent
+first (``Basic …`` then ``Bearer …``) reads differently than under ASGI: as
+a request without a bearer token (401, or anonymous when ``optional``),
+because a joined value cannot be told from one header.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from http import HTTPStatus
+from typing import TYPE_CHECKING
+
+from ._claims import M2MClaims
+from ._errors import M2MGuardError
+from ._guard import Guard
+from ._verifier import Verifier
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+
+__all__ = ["ENVIRON_KEY", "M2MGuardMiddleware", "get_claims"]
+
+#: Where the middleware stores the caller's ``M2MClaims`` (``None`` if anonymous).
+ENVIRON_KEY = "m2m_guard.claims"
+
+
+def get_claims(environ: WSGIEnvironment) -> M2MClaims | None:
+    """The verified caller of this request, or ``None``.
+
+    ``None`` on an excluded path, for an anonymous request in ``optional``
+    mode, and for a request that did not pass through the middleware.
+    """
+    claims = environ.get(ENVIRON_KEY)
+    return claims if isinstance(claims, M2MClaims) else None
+
+
+class M2MGuardMiddleware:
+    """Requires a valid M2M access token for every request to ``app``.
+
+    Args:
+        app: the WSGI application to protect.
+        verifier: checks the tokens; one per application (it holds the cache).
+        exclude_paths: public paths; ``"/public/*"`` is a prefix, any other
+            entry an exact path.
+        required_scopes: every one of these must be granted.
+        any_scopes: at least one of these must be granted.
+        optional: let requests without a token through (``get_claims`` is
+            ``None``); a token that is sent must still be valid.
+        realm: the ``realm`` of the ``WWW-Authenticate`` challenge.
+
+    Raises:
+        ConfigurationError: an invalid verifier or ``exclude_paths`` entry.
+    """
+
+    def __init__(
+        self,
+        app: WSGIApplication,
+        *,
+        verifier: Verifier,
+        exclude_paths: Iterable[str] = (),
+        required_scopes: str | Iterable[str] = (),
+        any_scopes: str | Iterable[str] = (),
+        optional: bool = False,
+        realm: str = "api",
+    ) -> None:
+        self.app = app
+        self.guard = Guard(
+            verifier,
+            required_scopes=required_scopes,
+            any_scopes=any_scopes,
+            exclude_paths=exclude_paths,
+            optional=optional,
+            realm=realm,
+        )
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        if self.guard.exclude.matches(_path(environ)):
+            return self.app(environ, start_response)
+        authorization = environ.get("HTTP_AUTHORIZATION")
+        try:
+            claims = self.guard.check(() if authorization is None else (authorization,))
+        except M2MGuardError as exc:
+            reply = self.guard.error_response(exc)
+            start_response(f"{reply.status} {HTTPStatus(reply.status).phrase}", list(reply.headers))
+            return [reply.body]
+        environ[ENVIRON_KEY] = claims
+        return self.app(environ, start_response)
+
+
+def _path(environ: WSGIEnvironment) -> str:
+    # PEP 3333 carries the percent-decoded path as latin-1 text; decode it as
+    # UTF-8 the way werkzeug's ``request.path`` does, never failing on odd bytes.
+    raw: str = environ.get("PATH_INFO") or ""
+    return raw.encode("latin-1", "replace").decode("utf-8", "replace")

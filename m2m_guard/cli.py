@@ -1,0 +1,322 @@
+"""The ``m2m-guard`` command line.
+
+::
+
+    m2m-guard issuer [--host H] [--port P] [--db PATH] [--project-id ID] [--project-secret S]
+    m2m-guard keys rotate [--db PATH] [--grace SECONDS]
+    m2m-guard keys retire [--db PATH] [--kid KID]
+    m2m-guard keys list [--db PATH]
+    m2m-guard token --url TOKEN_URL --client-id ID --client-secret SECRET [--scope S ...]
+
+Each subcommand is one ``cmd_*`` function taking the parsed arguments and
+returning an exit status; :func:`build_parser` wires them up and
+:func:`main` turns any failure into one line on stderr (exit 1; 2 for usage
+errors, 130 on Ctrl+C). Heavy imports (Starlette, uvicorn, httpx) happen
+inside the subcommand that needs them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from types import FrameType
+from typing import TYPE_CHECKING, Any
+
+from ._version import __version__
+
+if TYPE_CHECKING:
+    from ._server import ServerThread
+    from .issuer import LocalIssuer
+
+__all__ = ["build_parser", "main"]
+
+DEFAULT_DB = "m2m-guard-issuer.db"
+PROG = "m2m-guard"
+
+
+class CLIError(Exception):
+    """A failure reported as one line on stderr."""
+
+
+def _env(name: str) -> str | None:
+    return os.environ.get(f"M2M_GUARD_{name}") or None
+
+
+def _when(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, tz=timezone.utc).isoformat(timespec="seconds")
+
+
+# -- issuer ---------------------------------------------------------------
+
+
+def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def _wait_for_shutdown(server: ServerThread) -> None:
+    """Block until Ctrl+C / SIGTERM or the server dies (tests replace this)."""
+    try:
+        while not server.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        print("stopping", file=sys.stderr)
+
+
+def _banner(server: ServerThread, issuer: LocalIssuer, db: str) -> str:
+    base, pid = server.base_url, issuer.project_id
+    return "\n".join(
+        [
+            f"m2m-guard issuer listening on {base}",
+            f"  project id:      {pid}",
+            f"  project secret:  {issuer.project_secret}",
+            f"  token endpoint:  {base}/v1/public/{pid}/oauth2/token",
+            f"  jwks:            {base}/v1/sessions/jwks/{pid}",
+            f"  database:        {db}",
+            f'  stytch SDK:      stytch.Client(project_id="{pid}", secret=..., '
+            f'environment="{base}")',
+            "Press Ctrl+C to stop.",
+        ]
+    )
+
+
+def _require_issuer_extra() -> None:
+    try:
+        import starlette  # noqa: F401
+        import uvicorn  # noqa: F401
+    except ImportError as exc:
+        raise CLIError(
+            f"the issuer needs the 'issuer' extra ({exc.name} is missing): "
+            "pip install 'm2m-guard[issuer]'"
+        ) from exc
+
+
+def cmd_issuer(args: argparse.Namespace) -> int:
+    """Serve the local Stytch-compatible issuer until interrupted."""
+    _require_issuer_extra()
+    from ._server import ServerThread
+    from .issuer import LocalIssuer, create_app
+
+    issuer = LocalIssuer(args.db, project_id=args.project_id, project_secret=args.project_secret)
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt) if in_main else None
+    try:
+        app = create_app(issuer=issuer)
+        with ServerThread(app, host=args.host, port=args.port, log_level=args.log_level) as server:
+            print(_banner(server, issuer, args.db), flush=True)
+            _wait_for_shutdown(server)
+    finally:
+        if in_main:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
+        issuer.close()
+    return 0
+
+
+# -- keys -----------------------------------------------------------------
+
+
+def _open_existing(db: str) -> LocalIssuer:
+    _require_issuer_extra()
+    from .issuer import LocalIssuer
+
+    if not os.path.isfile(db):
+        raise CLIError(f"no issuer database at {db!r} (start `{PROG} issuer --db {db}` first)")
+    return LocalIssuer(db)
+
+
+def cmd_keys_rotate(args: argparse.Namespace) -> int:
+    """Make a new signing key; the old one stays published for the grace period."""
+    with _open_existing(args.db) as issuer:
+        old = next(key for key in issuer.signing_keys() if key.is_signing)
+        kid = issuer.rotate_keys(args.grace)
+        retire_at = next(key.retire_at for key in issuer.signing_keys() if key.kid == old.kid)
+    print(f"new signing key: {kid}")
+    print(f"previous key {old.kid} stays in the JWKS until {_when(retire_at or 0)}")
+    return 0
+
+
+def cmd_keys_retire(args: argparse.Namespace) -> int:
+    """Remove old keys from the JWKS now."""
+    with _open_existing(args.db) as issuer:
+        retired = issuer.retire_keys(args.kid)
+    print(f"retired {len(retired)} key(s)" + "".join(f"\n  {kid}" for kid in retired))
+    return 0
+
+
+def cmd_keys_list(args: argparse.Namespace) -> int:
+    """Show the key ring."""
+    with _open_existing(args.db) as issuer:
+        keys = issuer.signing_keys()
+    for key in keys:
+        state = "signing" if key.retire_at is None else f"published until {_when(key.retire_at)}"
+        print(f"{key.kid}  created {_when(key.created_at)}  {state}")
+    return 0
+
+
+# -- token ----------------------------------------------------------------
+
+
+def _token_error(response: Any) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict) and "error" in body:
+        return f"{body['error']}: {body.get('error_description', '')}".rstrip(": ")
+    return response.reason_phrase or "unexpected response"
+
+
+def cmd_token(args: argparse.Namespace) -> int:
+    """Fetch a client-credentials access token and print it."""
+    import httpx
+
+    url = args.url or _env("TOKEN_URL")
+    client_id = args.client_id or _env("CLIENT_ID")
+    client_secret = args.client_secret or _env("CLIENT_SECRET")
+    if not (url and client_id and client_secret):
+        raise CLIError("token needs --url, --client-id and --client-secret")
+    data = {"grant_type": "client_credentials", "client_id": client_id}
+    data["client_secret"] = client_secret
+    if args.scope is not None:
+        data["scope"] = " ".join(" ".join(args.scope).split())
+    for claim in args.claim:
+        name, sep, value = claim.partition("=")
+        if not sep or not name:
+            raise CLIError(f"--claim wants NAME=VALUE, not {claim!r}")
+        data[name] = value
+    try:
+        response = httpx.post(url, data=data, timeout=args.timeout, follow_redirects=False)
+    except httpx.HTTPError as exc:
+        raise CLIError(f"cannot reach {url}: {exc}") from exc
+    if response.status_code != 200:
+        raise CLIError(
+            f"token request refused (HTTP {response.status_code}): {_token_error(response)}"
+        )
+    try:
+        body = response.json()
+        token = body["access_token"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise CLIError("the token endpoint did not answer with an access_token") from exc
+    print(json.dumps(body, indent=2) if args.json else token)
+    return 0
+
+
+# -- wiring ---------------------------------------------------------------
+
+
+def _add_db(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--db",
+        default=_env("ISSUER_DB") or DEFAULT_DB,
+        help=f"issuer SQLite database (default: $M2M_GUARD_ISSUER_DB or ./{DEFAULT_DB})",
+    )
+
+
+def _add_issuer(commands: Any) -> None:
+    parser = commands.add_parser(
+        "issuer",
+        help="run a local Stytch-compatible M2M issuer",
+        description="Serve Stytch's M2M API (clients, tokens, JWKS) from a local SQLite file.",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="interface (default: 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8787, help="port, 0 for any (default: 8787)")
+    _add_db(parser)
+    parser.add_argument("--project-id", help="project id for a new database (default: generated)")
+    parser.add_argument("--project-secret", help="project secret (default: generated, then kept)")
+    parser.add_argument(
+        "--log-level",
+        default="warning",
+        choices=["critical", "error", "warning", "info", "debug", "trace"],
+        help="uvicorn's log level (default: warning)",
+    )
+    parser.set_defaults(func=cmd_issuer)
+
+
+def _add_keys(commands: Any) -> None:
+    parser = commands.add_parser(
+        "keys",
+        help="rotate or retire the issuer's signing keys",
+        description="Manage signing keys.",
+    )
+    actions = parser.add_subparsers(title="actions", metavar="ACTION", required=True)
+    rotate = actions.add_parser(
+        "rotate", help="sign with a new key", description=cmd_keys_rotate.__doc__
+    )
+    _add_db(rotate)
+    rotate.add_argument(
+        "--grace",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="how long the old key stays in the JWKS (default: one day)",
+    )
+    rotate.set_defaults(func=cmd_keys_rotate)
+    retire = actions.add_parser(
+        "retire", help="drop old keys from the JWKS", description=cmd_keys_retire.__doc__
+    )
+    _add_db(retire)
+    retire.add_argument("--kid", help="retire only this key (default: every old key)")
+    retire.set_defaults(func=cmd_keys_retire)
+    listing = actions.add_parser("list", help="show the keys", description=cmd_keys_list.__doc__)
+    _add_db(listing)
+    listing.set_defaults(func=cmd_keys_list)
+
+
+def _add_token(commands: Any) -> None:
+    parser = commands.add_parser(
+        "token",
+        help="fetch a client-credentials access token",
+        description="POST a client_credentials grant and print the access token.",
+    )
+    parser.add_argument("--url", help="token endpoint (or $M2M_GUARD_TOKEN_URL)")
+    parser.add_argument("--client-id", help="client id (or $M2M_GUARD_CLIENT_ID)")
+    parser.add_argument("--client-secret", help="client secret (or $M2M_GUARD_CLIENT_SECRET)")
+    parser.add_argument("--scope", action="append", help="scope(s) to request; repeatable")
+    parser.add_argument(
+        "--claim", action="append", default=[], metavar="NAME=VALUE", help="extra parameter"
+    )
+    parser.add_argument("--timeout", type=float, default=10.0, help="seconds (default: 10)")
+    parser.add_argument("--json", action="store_true", help="print the whole JSON response")
+    parser.set_defaults(func=cmd_token)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser, one sub-parser per command."""
+    parser = argparse.ArgumentParser(
+        prog=PROG, description="Verify, issue and inspect machine-to-machine (M2M) JWTs."
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
+    _add_issuer(commands)
+    _add_keys(commands)
+    _add_token(commands)
+    return parser
+
+
+def _describe(exc: Exception) -> str:
+    """Our own errors speak for themselves; others are named, as they are bugs."""
+    message = " ".join(str(exc).split())
+    if isinstance(exc, (CLIError, OSError)) or type(exc).__module__.startswith("m2m_guard"):
+        return message
+    return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the exit status."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        status: int = args.func(args)
+    except SystemExit as exc:  # argparse: --help, --version, usage errors
+        return exc.code if isinstance(exc.code, int) else 1
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # one line, never a traceback
+        print(f"{PROG}: error: {_describe(exc)}", file=sys.stderr)
+        return 1
+    return status

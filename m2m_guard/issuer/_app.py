@@ -1,0 +1,92 @@
+"""The issuer's ASGI application factory."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from collections.abc import AsyncIterator, Callable
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ._errors import IssuerConfigError, IssuerError
+from ._http import error_response
+from ._local import LocalIssuer
+from ._oauth import PublicRoutes
+from ._routes import ManagementRoutes
+from ._secrets import ScryptParams
+
+__all__ = ["DEFAULT_JWKS_MAX_AGE", "DEFAULT_MAX_BODY_BYTES", "create_app"]
+
+DEFAULT_JWKS_MAX_AGE = 300
+DEFAULT_MAX_BODY_BYTES = 64 * 1024
+
+_HTTP_ERROR_TYPES = {404: "route_not_found", 405: "method_not_allowed"}
+
+
+async def _http_exception(request: Request, exc: Exception) -> Response:
+    """Routing errors (404, 405) in Stytch's error shape."""
+    assert isinstance(exc, HTTPException)
+    error = IssuerError(
+        exc.detail, error_type=_HTTP_ERROR_TYPES.get(exc.status_code, "bad_request")
+    )
+    error.status_code = exc.status_code
+    response = error_response(error)
+    response.headers.update(exc.headers or {})
+    return response
+
+
+def create_app(
+    *,
+    db_path: str | os.PathLike[str] = ":memory:",
+    project_id: str | None = None,
+    project_secret: str | None = None,
+    base_url: str | None = None,
+    issuer: LocalIssuer | None = None,
+    scrypt: ScryptParams | None = None,
+    clock: Callable[[], float] = time.time,
+    jwks_max_age: int = DEFAULT_JWKS_MAX_AGE,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+) -> Starlette:
+    """A Starlette app serving Stytch's M2M API for one project.
+
+    Pass ``issuer`` to serve an existing :class:`LocalIssuer` (which then
+    stays open after the app shuts down), or the storage arguments to have
+    the app open its own, closed at lifespan shutdown. ``base_url`` is the
+    ``issuer`` of the discovery documents; by default the request's base URL.
+    The issuer is ``app.state.issuer``.
+    """
+    if jwks_max_age < 0 or max_body_bytes < 1:
+        raise IssuerConfigError("jwks_max_age must be >= 0 and max_body_bytes >= 1")
+    owned = issuer is None
+    if issuer is None:
+        issuer = LocalIssuer(
+            db_path,
+            project_id=project_id,
+            project_secret=project_secret,
+            scrypt=scrypt,
+            clock=clock,
+        )
+    elif (project_id, project_secret, scrypt) != (None, None, None) or db_path != ":memory:":
+        raise IssuerConfigError("pass either an issuer or its storage settings, not both")
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        if owned:
+            issuer.close()
+
+    public = PublicRoutes(
+        issuer, base_url=base_url, jwks_max_age=jwks_max_age, max_body_bytes=max_body_bytes
+    )
+    management = ManagementRoutes(issuer, max_body_bytes=max_body_bytes)
+    app = Starlette(
+        routes=[*public.routes(), *management.routes()],
+        exception_handlers={HTTPException: _http_exception},
+        lifespan=lifespan,
+    )
+    app.state.issuer = issuer
+    return app

@@ -1,0 +1,195 @@
+"""Input validation shared by the in-process API and the HTTP routes.
+
+Each function takes an untrusted value (decoded JSON, or whatever a Python
+caller passed) and returns a typed, checked value or raises
+:class:`BadRequestError` naming the field. Nothing here touches storage.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ._errors import BadRequestError
+
+__all__ = [
+    "RESERVED_CLAIMS",
+    "SearchQuery",
+    "client_id_value",
+    "client_secret_value",
+    "custom_claims_value",
+    "limit_value",
+    "metadata_value",
+    "optional_text",
+    "query_value",
+    "scopes_value",
+    "status_value",
+]
+
+# Claims the issuer sets itself; a custom claim may never replace them.
+RESERVED_CLAIMS = frozenset({"aud", "exp", "iat", "iss", "jti", "nbf", "sub", "scope"})
+STATUSES = ("active", "inactive")
+FILTER_NAMES = ("client_id", "client_name", "scopes")
+MAX_TEXT = 1024
+MAX_SCOPES = 200
+MAX_SECRET = 512
+DEFAULT_LIMIT = 100
+MAX_LIMIT = 1000
+MAX_JSON_BYTES = 64 * 1024
+MAX_FILTER_VALUES = 1000
+
+# Ids travel in URL paths and in HTTP Basic user names: no ':' and no '/'.
+_CLIENT_ID = re.compile(r"[A-Za-z0-9._~-]{1,128}")
+# RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
+_SCOPE_TOKEN = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]{1,256}")
+
+
+@dataclass(frozen=True, slots=True)
+class SearchQuery:
+    """A checked search query: AND/OR over (filter_name, values) operands."""
+
+    operator: str
+    operands: tuple[tuple[str, tuple[str, ...]], ...]
+
+
+def _type_name(value: object) -> str:
+    return "null" if value is None else type(value).__name__
+
+
+def optional_text(value: object, name: str) -> str | None:
+    """A string of at most 1024 characters, or None."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise BadRequestError(f"{name} must be a string, not {_type_name(value)}.")
+    if len(value) > MAX_TEXT:
+        raise BadRequestError(f"{name} must be at most {MAX_TEXT} characters.")
+    return value
+
+
+def client_id_value(value: object) -> str:
+    """An imported client id: 1-128 characters from ``A-Z a-z 0-9 . _ ~ -``."""
+    if not isinstance(value, str):
+        raise BadRequestError(f"client_id must be a string, not {_type_name(value)}.")
+    if not _CLIENT_ID.fullmatch(value):
+        raise BadRequestError(
+            "client_id must be 1-128 characters of letters, digits, '.', '_', '~' or '-'."
+        )
+    return value
+
+
+def client_secret_value(value: object) -> str:
+    """An imported client secret: 8 to 512 characters."""
+    if not isinstance(value, str):
+        raise BadRequestError(f"client_secret must be a string, not {_type_name(value)}.")
+    if not 8 <= len(value) <= MAX_SECRET:
+        raise BadRequestError(
+            f"client_secret must be between 8 and {MAX_SECRET} characters long.",
+            error_type="invalid_client_secret",
+        )
+    return value
+
+
+def scopes_value(value: object) -> tuple[str, ...]:
+    """A list of RFC 6749 scope tokens; duplicates dropped, order kept."""
+    if not isinstance(value, (list, tuple)):
+        raise BadRequestError(f"scopes must be a list of strings, not {_type_name(value)}.")
+    if len(value) > MAX_SCOPES:
+        raise BadRequestError(f"A client may have at most {MAX_SCOPES} scopes.")
+    for scope in value:
+        if not isinstance(scope, str) or not _SCOPE_TOKEN.fullmatch(scope):
+            raise BadRequestError(
+                f"Invalid scope {scope!r}: scopes are non-empty strings without spaces, "
+                "quotes or backslashes.",
+                error_type="invalid_scope",
+            )
+    return tuple(dict.fromkeys(value))
+
+
+def _json_size(value: object, name: str) -> int:
+    try:
+        return len(json.dumps(value, allow_nan=False))
+    except (TypeError, ValueError) as exc:
+        raise BadRequestError(f"{name} must be JSON-serializable: {exc}.") from exc
+
+
+def metadata_value(value: object) -> dict[str, Any]:
+    """trusted_metadata: a JSON object of at most 64 KiB."""
+    if not isinstance(value, dict):
+        raise BadRequestError(f"trusted_metadata must be an object, not {_type_name(value)}.")
+    if _json_size(value, "trusted_metadata") > MAX_JSON_BYTES:
+        raise BadRequestError("trusted_metadata must be at most 64 KiB of JSON.")
+    return value
+
+
+def status_value(value: object) -> str:
+    """``active`` or ``inactive``."""
+    if value not in STATUSES:
+        raise BadRequestError(
+            f"status must be 'active' or 'inactive', not {value!r}.", error_type="invalid_status"
+        )
+    return str(value)
+
+
+def limit_value(value: object) -> int:
+    """A page size between 1 and 1000; None means 100."""
+    if value is None:
+        return DEFAULT_LIMIT
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_LIMIT:
+        raise BadRequestError(f"limit must be an integer between 1 and {MAX_LIMIT}.")
+    return value
+
+
+def _operand(raw: object) -> tuple[str, tuple[str, ...]]:
+    if not isinstance(raw, dict) or set(raw) != {"filter_name", "filter_value"}:
+        raise BadRequestError("Each query operand must be {filter_name, filter_value}.")
+    name, values = raw["filter_name"], raw["filter_value"]
+    if name not in FILTER_NAMES:
+        raise BadRequestError(f"filter_name must be one of {', '.join(FILTER_NAMES)}.")
+    if isinstance(values, str):
+        values = [values]
+    if (
+        not isinstance(values, list)
+        or not 1 <= len(values) <= MAX_FILTER_VALUES
+        or not all(isinstance(item, str) for item in values)
+    ):
+        raise BadRequestError(f"filter_value must be a list of 1 to {MAX_FILTER_VALUES} strings.")
+    return str(name), tuple(values)
+
+
+def query_value(value: object) -> SearchQuery | None:
+    """A search query ``{operator: AND|OR, operands: [...]}``, or None."""
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        raise BadRequestError(f"query must be an object, not {_type_name(value)}.")
+    unknown = set(value) - {"operator", "operands"}
+    if unknown:
+        raise BadRequestError(f"Unknown query field(s): {', '.join(sorted(map(str, unknown)))}.")
+    operator = value.get("operator")
+    if operator not in ("AND", "OR"):
+        raise BadRequestError("query.operator must be 'AND' or 'OR'.")
+    operands = value.get("operands", [])
+    if not isinstance(operands, list):
+        raise BadRequestError("query.operands must be a list.")
+    return SearchQuery(str(operator), tuple(_operand(raw) for raw in operands))
+
+
+def custom_claims_value(value: object) -> dict[str, Any]:
+    """Custom claims: string names, JSON values, never a reserved claim."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise BadRequestError(f"custom claims must be an object, not {_type_name(value)}.")
+    for name in value:
+        if not isinstance(name, str) or not name:
+            raise BadRequestError("Custom claim names must be non-empty strings.")
+        if name in RESERVED_CLAIMS:
+            raise BadRequestError(
+                f"{name!r} is a reserved claim and cannot be set as a custom claim."
+            )
+    _json_size(dict(value), "custom claims")
+    return dict(value)

@@ -7,6 +7,10 @@
     m2m-guard keys retire [--db PATH] [--kid KID]
     m2m-guard keys list [--db PATH]
     m2m-guard token --url TOKEN_URL --client-id ID --client-secret SECRET [--scope S ...]
+    m2m-guard verify TOKEN [--stytch-project ID [--environment E] [--b2b]
+                            | --issuer ISS [--jwks-url URL | --jwks FILE] --audience AUD]
+                           [--scope S ...] [--algorithm A ...] [--leeway S]
+    m2m-guard demo
 
 Each subcommand is one ``cmd_*`` function taking the parsed arguments and
 returning an exit status; :func:`build_parser` wires them up and
@@ -206,6 +210,62 @@ def cmd_token(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- verify ---------------------------------------------------------------
+
+
+def _verifier_for(args: argparse.Namespace) -> Any:
+    from ._verifier import Verifier
+
+    extra: dict[str, Any] = {"leeway": args.leeway}
+    if args.algorithm:
+        extra["algorithms"] = args.algorithm
+    if args.stytch_project:
+        return Verifier.for_stytch(
+            args.stytch_project, environment=args.environment, b2b=args.b2b, **extra
+        )
+    if args.issuer:
+        if not args.audience:
+            raise CLIError("--issuer needs --audience")
+        if args.jwks:
+            try:
+                with open(args.jwks, encoding="utf-8") as handle:
+                    extra["jwks"] = handle.read()
+            except OSError as exc:
+                raise CLIError(f"cannot read {args.jwks}: {exc.strerror}") from exc
+        elif args.jwks_url:
+            extra["jwks_url"] = args.jwks_url
+        else:
+            extra["discovery_url"] = args.issuer
+        return Verifier(issuer=args.issuer, audience=args.audience, **extra)
+    if any(name.startswith("M2M_GUARD_") for name in os.environ):
+        return Verifier.from_env(**extra)
+    raise CLIError("say whose token it is: --stytch-project ID, or --issuer and --audience")
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    """Verify an access token and explain each check; exit 0 if valid, 1 if not."""
+    from ._explain import explain
+
+    raw = sys.stdin.read() if args.token == "-" else args.token  # noqa: S105 - "-" means stdin
+    scheme, _, rest = raw.strip().partition(" ")
+    token = rest.strip() if scheme.lower() == "bearer" else raw.strip()
+    with _verifier_for(args) as verifier:
+        explanation = explain(verifier, token, args.scope or ())
+    print(explanation.render())
+    return 0 if explanation.valid else 1
+
+
+# -- demo -----------------------------------------------------------------
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Run Stytch's M2M guide end to end against a local issuer and API."""
+    _require_issuer_extra()
+    from ._demo import run_demo
+
+    return run_demo(sys.stdout)
+
+
 # -- wiring ---------------------------------------------------------------
 
 
@@ -285,6 +345,40 @@ def _add_token(commands: Any) -> None:
     parser.set_defaults(func=cmd_token)
 
 
+def _add_verify(commands: Any) -> None:
+    parser = commands.add_parser(
+        "verify",
+        help="verify a token and explain each check",
+        description=f"{cmd_verify.__doc__} Without --stytch-project or --issuer, "
+        "M2M_GUARD_* variables configure it.",
+    )
+    parser.add_argument("token", help="the access token (or - to read it from stdin)")
+    stytch = parser.add_argument_group("a Stytch project")
+    stytch.add_argument("--stytch-project", metavar="ID", help="Stytch project id")
+    stytch.add_argument(
+        "--environment", default="test", help="test, live or a base URL (default: test)"
+    )
+    stytch.add_argument("--b2b", action="store_true", help="a Stytch B2B project")
+    generic = parser.add_argument_group("any other issuer")
+    generic.add_argument("--issuer", help="the expected iss")
+    generic.add_argument("--audience", action="append", help="an accepted aud; repeatable")
+    generic.add_argument("--jwks-url", help="JWKS URL (default: discovered from the issuer)")
+    generic.add_argument("--jwks", metavar="FILE", help="a JWKS file instead (offline)")
+    parser.add_argument("--scope", action="append", help="a required scope; repeatable")
+    parser.add_argument("--algorithm", action="append", help="an allowed alg; repeatable")
+    parser.add_argument("--leeway", type=float, default=0.0, help="clock skew, seconds")
+    parser.set_defaults(func=cmd_verify)
+
+
+def _add_demo(commands: Any) -> None:
+    parser = commands.add_parser(
+        "demo",
+        help="run Stytch's M2M guide end to end on 127.0.0.1",
+        description=cmd_demo.__doc__,
+    )
+    parser.set_defaults(func=cmd_demo)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser, one sub-parser per command."""
     parser = argparse.ArgumentParser(
@@ -295,6 +389,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_issuer(commands)
     _add_keys(commands)
     _add_token(commands)
+    _add_verify(commands)
+    _add_demo(commands)
     return parser
 
 

@@ -36,6 +36,10 @@ def jwks_uri_from_metadata(body: bytes, issuer: str) -> tuple[str | None, str]:
     if metadata.get("issuer") != issuer:
         return None, f"metadata names issuer {metadata.get('issuer')!r}, expected {issuer!r}"
     jwks_uri = metadata.get("jwks_uri")
-    if not isinstance(jwks_uri, str) or urlsplit(jwks_uri).scheme not in ("http", "https"):
+    try:
+        usable = isinstance(jwks_uri, str) and urlsplit(jwks_uri).scheme in ("http", "https")
+    except ValueError:  # urlsplit refuses e.g. an unbalanced "[" in the host
+        usable = False
+    if not usable:
         return None, "metadata has no usable jwks_uri"
     return jwks_uri, ""

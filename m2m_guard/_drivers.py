@@ -27,6 +27,9 @@ _IDENTITY = {"accept-encoding": "identity"}
 
 
 _TIMED_OUT = FetchResponse(None, {}, reason="timed out")
+# InvalidURL is not an HTTPError; a bad (e.g. discovered) URL must still be a
+# failed fetch that starts the cooldown, not an exception out of verify().
+_FETCH_ERRORS = (httpx.HTTPError, httpx.InvalidURL)
 
 
 def _failure(exc: Exception) -> FetchResponse:
@@ -78,7 +81,7 @@ class SyncDriver:
                         if done is not None:
                             break
                 return done or reader.finish()
-        except httpx.HTTPError as exc:
+        except _FETCH_ERRORS as exc:
             return _failure(exc)
 
     def close(self) -> None:
@@ -181,7 +184,7 @@ class AsyncDriver:
                     return done or reader.finish()
         except TimeoutError:
             return _TIMED_OUT
-        except httpx.HTTPError as exc:
+        except _FETCH_ERRORS as exc:
             return _failure(exc)
 
     async def aclose(self) -> None:

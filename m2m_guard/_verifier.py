@@ -48,7 +48,12 @@ def _names(value: Sequence[str], what: str) -> tuple[str, ...]:
 
 
 def _check_url(url: str, what: str) -> None:
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+        httpx.URL(url)
+    except (ValueError, httpx.InvalidURL):
+        raise ConfigurationError(f"{what} is not a valid URL: {url!r}") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigurationError(f"{what} must be an http(s) URL, got {url!r}")
     if parts.scheme == "http" and not _is_loopback(parts.hostname):

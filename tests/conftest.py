@@ -11,6 +11,10 @@ from tests.support.clock import FakeClock
 from tests.support.jwks_server import JWKSServer, running_jwks_server
 from tests.support.keys import ISSUER, PROJECT_ID, SigningKey, jwks_of
 
+# Loaded here rather than through its entry point (disabled in pyproject.toml)
+# so that coverage measures the package from its first import.
+pytest_plugins = ["m2m_guard.pytest_plugin"]
+
 
 @pytest.fixture(scope="session")
 def rsa_key() -> SigningKey:

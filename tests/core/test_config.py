@@ -36,6 +36,8 @@ def test_constructing_a_remote_verifier_does_no_io() -> None:
         ({"jwks_url": JWKS_URL, "max_token_size": 10}, "max_token_size"),
         ({"jwks_url": "ftp://issuer.example/jwks"}, "http(s) URL"),
         ({"jwks_url": "https:///jwks"}, "http(s) URL"),
+        ({"jwks_url": "http://127.0.0.1:abc/jwks"}, "not a valid URL"),
+        ({"jwks_url": "http://[::1/jwks"}, "not a valid URL"),
         ({"jwks": {"keys": []}}, "no usable"),
         ({"jwks": {"nokeys": 1}}, "keys"),
         ({"jwks": "not json"}, "invalid static keys"),

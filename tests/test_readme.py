@@ -1,0 +1,46 @@
+"""The README's code that users copy must work as written."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+pytest_plugins = ["pytester"]
+
+ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def section(title: str) -> str:
+    start = README.index(f"\n## {title}\n")
+    end = README.find("\n## ", start + 1)
+    return README[start : end if end != -1 else None]
+
+
+def python_blocks(text: str) -> list[str]:
+    return re.findall(r"```python\n(.*?)```", text, flags=re.DOTALL)
+
+
+@pytest.mark.slow
+def test_testing_section_examples_pass_as_written(pytester: pytest.Pytester) -> None:
+    """The pytest-plugin examples of 'Testing your service' run green against the examples."""
+    blocks = [b for b in python_blocks(section("Testing your service")) if "def test_" in b]
+    assert len(blocks) == 2
+    pytester.makeconftest(f"import sys\nsys.path.insert(0, {str(ROOT)!r})\n")
+    for index, block in enumerate(blocks):
+        pytester.makepyfile(**{f"test_readme_{index}": block})
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "-W", "ignore::DeprecationWarning"
+    )
+    result.assert_outcomes(passed=2)
+
+
+def test_quickstart_has_exactly_two_commands() -> None:
+    """The Quickstart is two copy-paste commands: the demo, then the tests."""
+    blocks = re.findall(r"```sh\n(.*?)```", section("Quickstart"), flags=re.DOTALL)
+    commands = [line for block in blocks for line in block.splitlines() if line.strip()]
+    assert len(commands) == 2
+    assert commands[0].endswith("m2m-guard demo")
+    assert "pytest" in commands[1]

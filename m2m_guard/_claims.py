@@ -2,17 +2,40 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
 from ._scopes import ScopeSet, normalize_scopes
 
-__all__ = ["RESERVED_CLAIMS", "M2MClaims"]
+__all__ = ["RESERVED_CLAIMS", "CustomClaims", "M2MClaims"]
 
 #: Claims that are not custom claims (Stytch's SDKs use exactly this list).
 RESERVED_CLAIMS = frozenset({"aud", "exp", "iat", "iss", "jti", "nbf", "sub", "scope"})
+
+
+class CustomClaims(Mapping[str, Any]):
+    """A read-only view of a token's claims without the reserved ones."""
+
+    __slots__ = ("_claims",)
+
+    def __init__(self, claims: Mapping[str, Any]) -> None:
+        self._claims = claims
+
+    def __getitem__(self, name: str) -> Any:
+        if name in RESERVED_CLAIMS:
+            raise KeyError(name)
+        return self._claims[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return (name for name in self._claims if name not in RESERVED_CLAIMS)
+
+    def __len__(self) -> int:
+        return sum(1 for name in self._claims if name not in RESERVED_CLAIMS)
+
+    def __repr__(self) -> str:
+        return f"CustomClaims({dict(self)!r})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,16 +63,26 @@ class M2MClaims:
     expires_at: float = 0.0
     issued_at: float | None = None
     token_id: str | None = None
-    _scope_set: ScopeSet = field(init=False, repr=False, compare=False)
+    _scopes: ScopeSet | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         # Read-only views, so a handler cannot alter what others will see.
-        if not isinstance(self.custom_claims, MappingProxyType):
+        # (The verifier hands over views and tuples already: no copies then.)
+        if type(self.custom_claims) not in (MappingProxyType, CustomClaims):
             object.__setattr__(self, "custom_claims", MappingProxyType(dict(self.custom_claims)))
-        if not isinstance(self.claims, MappingProxyType):
+        if type(self.claims) is not MappingProxyType:
             object.__setattr__(self, "claims", MappingProxyType(dict(self.claims)))
-        object.__setattr__(self, "scopes", tuple(self.scopes))
-        object.__setattr__(self, "_scope_set", ScopeSet(self.scopes))
+        if type(self.scopes) is not tuple:
+            object.__setattr__(self, "scopes", tuple(self.scopes))
+
+    @property
+    def _scope_set(self) -> ScopeSet:
+        # Built on first use: many routes ask for no scope at all.
+        scope_set = self._scopes
+        if scope_set is None:
+            scope_set = ScopeSet(self.scopes)
+            object.__setattr__(self, "_scopes", scope_set)
+        return scope_set
 
     def has_scopes(self, *scopes: str, any_of: bool = False) -> bool:
         """Whether the token grants ``scopes`` (all of them, or one with ``any_of``).

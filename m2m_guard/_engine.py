@@ -9,6 +9,7 @@ run before a key is looked up, so junk never costs a fetch.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Generator, Sequence
 from typing import Any
 
@@ -18,8 +19,9 @@ from ._jwks import JWKSCache, Need, Refresh
 from ._jws import parse_token
 from ._keys import VerificationKey, verify_signature
 from ._policy import ClaimsPolicy
+from ._token_cache import Entry, TokenCache
 
-__all__ = ["Engine", "Flow", "run_sync"]
+__all__ = ["Engine", "Flow", "check_scopes", "run_sync"]
 
 Flow = Generator[Refresh, None, M2MClaims]
 
@@ -27,7 +29,7 @@ Flow = Generator[Refresh, None, M2MClaims]
 class Engine:
     """Checks one token against one policy and one key cache."""
 
-    __slots__ = ("cache", "clock", "max_token_size", "policy")
+    __slots__ = ("cache", "clock", "max_token_size", "policy", "tokens")
 
     def __init__(
         self,
@@ -36,33 +38,45 @@ class Engine:
         *,
         clock: Callable[[], float],
         max_token_size: int,
+        token_cache_size: int = 0,
     ) -> None:
         self.policy = policy
         self.cache = cache
         self.clock = clock
         self.max_token_size = max_token_size
+        self.tokens = TokenCache(token_cache_size) if token_cache_size else None
 
-    def flow(
-        self,
-        token: Any,
-        required_scopes: Sequence[str],
-        any_scopes: Sequence[str],
-        max_token_age: float | None,
-    ) -> Flow:
+    def cached(self, token: Any, max_token_age: float | None) -> M2MClaims | None:
+        """The claims of an already verified token, if still valid; else ``None``.
+
+        ``None`` sends the caller down the full ``flow``, which raises the
+        right error (expired, too old, unknown key …) or refreshes the keys.
+        """
+        if self.tokens is None or type(token) is not str:
+            return None
+        entry = self.tokens.get(token)
+        if entry is None:
+            return None
+        now = self.clock()
+        claims = entry.claims
+        leeway = self.policy.leeway
+        if not entry.not_before <= now < claims.expires_at + leeway or not self.cache.still_serves(
+            entry.key
+        ):
+            self.tokens.discard(token)
+            return None
+        max_age = self.policy.max_token_age if max_token_age is None else max_token_age
+        if max_age is not None and (claims.issued_at is None or now - claims.issued_at >= max_age):
+            return None  # too old for this caller; maybe not for others
+        return entry.claims
+
+    def flow(self, token: Any, max_token_age: float | None) -> Flow:
         """Verify ``token``; yields ``Refresh`` requests, returns the claims."""
         if not isinstance(token, str):
             raise MalformedTokenError("The access token must be a string.")
         parsed = parse_token(token, max_size=self.max_token_size)
         alg, kid = self.policy.check_header(parsed.header)
         self.policy.precheck_claims(parsed.claims)
-        key = yield from self._key(kid, alg)
-        if not verify_signature(key, alg, parsed.signing_input, parsed.signature):
-            raise BadSignatureError()
-        claims = self.policy.validate_claims(parsed.claims, self.clock(), max_token_age)
-        check_scopes(claims, required_scopes, any_scopes)
-        return claims
-
-    def _key(self, kid: str | None, alg: str) -> Generator[Refresh, None, VerificationKey]:
         cache = self.cache
         generation = cache.generation  # read before the lookup: see should_fetch
         key, need = cache.lookup(kid, alg)
@@ -71,14 +85,30 @@ class Engine:
             key, _ = cache.lookup(kid, alg)
         if key is None:
             raise cache.missing_key_error()
-        return key
+        if not verify_signature(key, alg, parsed.signing_input, parsed.signature):
+            raise BadSignatureError()
+        claims = self.policy.validate_claims(parsed.claims, self.clock(), max_token_age)
+        if self.tokens is not None and claims.expires_at != math.inf:
+            self.tokens.put(token, self._entry(claims, key))
+        return claims
+
+    def _entry(self, claims: M2MClaims, key: VerificationKey) -> Entry:
+        # The window in which a re-check of exp, nbf and iat would pass.
+        leeway = self.policy.leeway
+        starts = [claims.claims.get("nbf"), claims.issued_at]
+        not_before = max((t for t in starts if t is not None), default=-math.inf) - leeway
+        return Entry(claims, key, not_before)
 
 
 def check_scopes(claims: M2MClaims, required: Sequence[str], any_of: Sequence[str]) -> None:
-    """Raise ``InsufficientScopeError`` unless the claims grant what is asked."""
-    if required and not claims.has_scopes(*required):
+    """Raise ``InsufficientScopeError`` unless the claims grant what is asked.
+
+    ``required`` and ``any_of`` are normalised (``normalize_scopes``).
+    """
+    granted = claims._scope_set
+    if required and not granted.satisfies_all(required):
         raise InsufficientScopeError(required, claims.scopes)
-    if any_of and not claims.has_scopes(*any_of, any_of=True):
+    if any_of and not granted.satisfies_any(any_of):
         raise InsufficientScopeError(any_of, claims.scopes, any_of=True)
 
 

@@ -226,6 +226,21 @@ class JWKSCache:
             return None
         return Refresh(self, self.generation, wait=True)
 
+    def still_serves(self, key: VerificationKey) -> bool:
+        """Whether ``key`` is in the current key set and no refresh is due.
+
+        The verified-token cache asks this on every hit, so that a key that
+        left the set, or keys past their freshness, send the request down
+        the full path (which refreshes them).
+        """
+        state = self._state
+        if state.keys is None or key not in state.keys.keys:
+            return False
+        now = self._clock()
+        return now < state.fresh_until or (
+            self._usable(state, now) and not self._may_fetch(state, now)
+        )
+
     def lookup(self, kid: str | None, alg: str) -> tuple[VerificationKey | None, Need]:
         """Find the key for a token and say whether a refresh is wanted."""
         state, now = self._state, self._clock()
@@ -326,7 +341,7 @@ class JWKSCache:
         if not isinstance(document, dict):
             return None, "body is not a JSON object"
         try:
-            keys = KeySet.from_jwks(document)
+            keys = KeySet.from_jwks(document, previous=state.keys)
         except InvalidKeyError as exc:
             return None, str(exc)
         if document["keys"] and not keys.keys:

@@ -16,8 +16,8 @@ import binascii
 import json
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
+from sys import intern
+from typing import Any, NamedTuple
 
 from ._errors import (
     InvalidRequestError,
@@ -28,7 +28,6 @@ from ._errors import (
 
 __all__ = ["ParsedToken", "extract_bearer_token", "parse_token"]
 
-_B64URL_SEGMENT = re.compile(r"[A-Za-z0-9_-]*")
 # The last character of a canonical segment, by segment length modulo 4:
 # with 2 trailing characters 4 bits are unused, with 3 characters 2 bits.
 _CANONICAL_LAST_2 = frozenset("AQgw")
@@ -38,8 +37,7 @@ _BEARER = re.compile(r"[Bb][Ee][Aa][Rr][Ee][Rr]")
 _B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
 
 
-@dataclass(frozen=True, slots=True)
-class ParsedToken:
+class ParsedToken(NamedTuple):
     """A JWS split into its parts, decoded but not verified."""
 
     header: dict[str, Any]
@@ -102,7 +100,8 @@ def _b64decode(segment: str) -> bytes:
 
 
 def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    obj = dict(pairs)
+    # Member names are interned: every token repeats the same dozen of them.
+    obj = {intern(name): value for name, value in pairs}
     if len(obj) != len(pairs):
         # RFC 7515 §5.2: a parser must reject or use the last; two readers of
         # one token must never disagree, so reject.
@@ -130,8 +129,28 @@ def _decode_json_object(data: bytes, part: str) -> dict[str, Any]:
     return value
 
 
+# One pass checks the shape and the alphabet of all three segments.
+_COMPACT_JWS = re.compile(r"([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)")
+# Tokens from one issuer share a handful of headers (one per signing key), so
+# decoded headers are remembered by their segment; bounded, cleared when full.
+_HEADERS: dict[str, dict[str, Any]] = {}
+_MAX_HEADERS = 256
+
+
+def _header(segment: str) -> dict[str, Any]:
+    header = _HEADERS.get(segment)
+    if header is None:
+        header = _decode_json_object(_b64decode(segment), "header")
+        if len(_HEADERS) >= _MAX_HEADERS:
+            _HEADERS.clear()
+        _HEADERS[segment] = header
+    return header
+
+
 def parse_token(token: str, *, max_size: int) -> ParsedToken:
     """Split and decode a JWS compact token; nothing is verified yet.
+
+    The returned header may be shared with other tokens: treat it as read-only.
 
     Raises:
         TokenTooLargeError: longer than ``max_size`` characters.
@@ -139,26 +158,24 @@ def parse_token(token: str, *, max_size: int) -> ParsedToken:
     """
     if len(token) > max_size:
         raise TokenTooLargeError()
-    parts = token.split(".")
-    if len(parts) != 3:
-        if len(parts) == 5:
-            raise MalformedTokenError("Encrypted tokens (JWE) are not accepted.")
-        raise MalformedTokenError("The access token is not a signed JWT.")
-    header_b64, payload_b64, signature_b64 = parts
-    if not (header_b64 and payload_b64 and signature_b64):
-        raise MalformedTokenError("The access token has an empty part.")
-    if not (
-        _B64URL_SEGMENT.fullmatch(header_b64)
-        and _B64URL_SEGMENT.fullmatch(payload_b64)
-        and _B64URL_SEGMENT.fullmatch(signature_b64)
-    ):
-        raise MalformedTokenError("The access token is not valid base64url.")
-    header = _decode_json_object(_b64decode(header_b64), "header")
-    claims = _decode_json_object(_b64decode(payload_b64), "payload")
-    signature = _b64decode(signature_b64)
+    match = _COMPACT_JWS.fullmatch(token)
+    if match is None:
+        raise MalformedTokenError(_shape_problem(token))
+    header_b64, payload_b64, signature_b64 = match.groups()
     return ParsedToken(
-        header=header,
-        claims=claims,
-        signing_input=token[: len(header_b64) + 1 + len(payload_b64)].encode("ascii"),
-        signature=signature,
+        _header(header_b64),
+        _decode_json_object(_b64decode(payload_b64), "payload"),
+        token[: match.end(2)].encode("ascii"),
+        _b64decode(signature_b64),
     )
+
+
+def _shape_problem(token: str) -> str:
+    parts = token.split(".")
+    if len(parts) == 5:
+        return "Encrypted tokens (JWE) are not accepted."
+    if len(parts) != 3:
+        return "The access token is not a signed JWT."
+    if not all(parts):
+        return "The access token has an empty part."
+    return "The access token is not valid base64url."

@@ -11,6 +11,7 @@ refused (RFC 7518 §3.3).
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -106,6 +107,9 @@ class VerificationKey:
     kid: str | None
     public_key: PublicKey
     algorithms: frozenset[str]
+    #: the JWK it came from, canonically serialised: an unchanged JWK in a
+    #: refreshed set keeps its key object (and the tokens it verified)
+    fingerprint: str = ""
 
 
 def _algorithms_for(key: PublicKey) -> frozenset[str]:
@@ -167,7 +171,11 @@ def key_from_jwk(jwk: Mapping[str, Any]) -> VerificationKey | None:
         algorithms = algorithms & {jwk_alg}
     if not algorithms:
         return None
-    return VerificationKey(kid=kid, public_key=public, algorithms=algorithms)
+    return VerificationKey(kid, public, algorithms, _fingerprint(jwk))
+
+
+def _fingerprint(jwk: Mapping[str, Any]) -> str:
+    return json.dumps(jwk, sort_keys=True, separators=(",", ":"), default=str)
 
 
 def key_from_pem(pem: str | bytes, *, kid: str | None = None) -> VerificationKey:
@@ -198,12 +206,16 @@ class KeySet:
     wildcard: bool = False
 
     @classmethod
-    def from_jwks(cls, document: Mapping[str, Any]) -> KeySet:
-        """Load every usable key of a JWKS; malformed keys are skipped."""
+    def from_jwks(cls, document: Mapping[str, Any], previous: KeySet | None = None) -> KeySet:
+        """Load every usable key of a JWKS; malformed keys are skipped.
+
+        Keys whose JWK is unchanged from ``previous`` are reused as they are.
+        """
         raw_keys = document.get("keys")
         if not isinstance(raw_keys, list):
             raise InvalidKeyError('a JWKS must be an object with a "keys" list')
-        return cls(keys=tuple(_load_each(raw_keys)))
+        known = {k.fingerprint: k for k in previous.keys} if previous else {}
+        return cls(keys=tuple(_load_each(raw_keys, known)))
 
     def select(self, kid: str | None, alg: str) -> VerificationKey | None:
         """The one key that may verify a token with this ``kid`` and ``alg``.
@@ -225,8 +237,15 @@ class KeySet:
         return frozenset(k.kid for k in self.keys)
 
 
-def _load_each(raw_keys: Iterable[Any]) -> Iterable[VerificationKey]:
+def _load_each(
+    raw_keys: Iterable[Any], known: Mapping[str, VerificationKey]
+) -> Iterable[VerificationKey]:
     for index, jwk in enumerate(raw_keys):
+        if isinstance(jwk, Mapping):
+            reused = known.get(_fingerprint(jwk))
+            if reused is not None:
+                yield reused
+                continue
         try:
             key = key_from_jwk(jwk)
         except (InvalidKeyError, ValueError, TypeError, KeyError) as exc:

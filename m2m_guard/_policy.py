@@ -9,11 +9,13 @@ never cause a fetch); ``validate_claims`` runs after the signature verified.
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
-from ._claims import RESERVED_CLAIMS, M2MClaims
+from ._claims import CustomClaims, M2MClaims
 from ._errors import (
     DisallowedAlgorithmError,
     ExpiredTokenError,
@@ -50,6 +52,31 @@ def _timestamp(claims: Mapping[str, Any], name: str) -> float | None:
     ):
         raise InvalidClaimError(name, f"The token's {name!r} claim must be a number.")
     return float(value)
+
+
+def _intern_repeated(claims: dict[str, Any]) -> None:
+    # Verified tokens stay in the token cache, and every token of an issuer
+    # or a client repeats these values: keep one copy of each.
+    for name in _REPEATED_CLAIMS:
+        value = claims.get(name)
+        if type(value) is str:
+            claims[name] = sys.intern(value)
+        elif type(value) is list:
+            claims[name] = [sys.intern(v) if type(v) is str else v for v in value]
+
+
+_REPEATED_CLAIMS = ("iss", "sub", "aud", "scope", "client_id", "azp")
+_SHARED: dict[tuple[str, ...], tuple[str, ...]] = {}
+
+
+def _shared(value: tuple[str, ...]) -> tuple[str, ...]:
+    # One tuple object per distinct scope list or audience, like sys.intern.
+    known = _SHARED.get(value)
+    if known is None:
+        if len(_SHARED) >= 4096:
+            _SHARED.clear()
+        known = _SHARED[value] = value
+    return known
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,14 +155,16 @@ class ClaimsPolicy:
         jti = claims.get("jti")
         if jti is not None and not isinstance(jti, str):
             raise InvalidClaimError("jti", "The token's 'jti' claim must be a string.")
+        _intern_repeated(claims)
         aud = claims.get("aud")
+        view = MappingProxyType(claims)
         return M2MClaims(
             client_id=client_id,
-            scopes=tuple(dict.fromkeys(scopes)),
-            custom_claims={k: v for k, v in claims.items() if k not in RESERVED_CLAIMS},
-            claims=claims,
+            scopes=_shared(tuple(dict.fromkeys(scopes))),
+            custom_claims=CustomClaims(view),
+            claims=view,
             issuer=claims.get("iss", ""),
-            audience=(aud,) if isinstance(aud, str) else tuple(aud or ()),
+            audience=_shared((aud,) if isinstance(aud, str) else tuple(aud or ())),
             expires_at=expires_at if expires_at is not None else math.inf,
             issued_at=issued_at,
             token_id=jti,

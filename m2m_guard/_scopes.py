@@ -9,7 +9,8 @@ as Stytch's Go SDK does; its Python and Node SDKs raise or truncate instead.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import sys
+from collections.abc import Collection, Iterable, Sequence
 
 from ._errors import InvalidClaimError
 
@@ -22,10 +23,12 @@ def parse_scope_claim(name: str, value: object) -> list[str]:
     Empty entries are dropped. Any other type makes the token invalid: an
     issuer that sends ``"scope": 42`` is not one whose grants we can read.
     """
+    # Interned: tokens of one client repeat the same few scope names, and
+    # verified tokens stay in the token cache.
     if isinstance(value, str):
-        return value.split()
+        return [sys.intern(part) for part in value.split()]
     if isinstance(value, list) and all(isinstance(item, str) for item in value):
-        return [part for item in value for part in item.split()]
+        return [sys.intern(part) for item in value for part in item.split()]
     raise InvalidClaimError(
         name, f"The token's {name!r} claim must be a string or a list of strings."
     )
@@ -33,6 +36,26 @@ def parse_scope_claim(name: str, value: object) -> list[str]:
 
 def normalize_scopes(scopes: str | Iterable[str]) -> tuple[str, ...]:
     """Turn ``"a b"`` or ``["a", "b c"]`` into ``("a", "b", "c")``, order kept."""
+    if scopes == ():
+        return ()
+    if isinstance(scopes, str | tuple):
+        # Routes ask with the same few values again and again: remember them.
+        known = _NORMALIZED.get(scopes)
+        if known is not None:
+            return known
+    normalized = _normalize(scopes)
+    if isinstance(scopes, str | tuple):
+        if len(_NORMALIZED) >= _MAX_NORMALIZED:
+            _NORMALIZED.clear()
+        _NORMALIZED[scopes] = normalized
+    return normalized
+
+
+_NORMALIZED: dict[str | tuple[str, ...], tuple[str, ...]] = {}
+_MAX_NORMALIZED = 1024
+
+
+def _normalize(scopes: str | Iterable[str]) -> tuple[str, ...]:
     if isinstance(scopes, str):
         scopes = (scopes,)
     seen: dict[str, None] = {}
@@ -47,21 +70,17 @@ def normalize_scopes(scopes: str | Iterable[str]) -> tuple[str, ...]:
 class ScopeSet:
     """The scopes a token grants, prepared for fast repeated checks."""
 
-    __slots__ = ("_exact", "_scopes", "_wildcard_actions")
+    __slots__ = ("_exact", "_wildcard_actions")
 
     def __init__(self, scopes: Sequence[str]) -> None:
-        self._scopes = tuple(dict.fromkeys(scopes))
-        self._exact = frozenset(self._scopes)
-        self._wildcard_actions = frozenset(
-            action
-            for action, sep, resource in (s.partition(":") for s in self._scopes)
-            if sep and resource == "*"
+        # A verified token lives in the token cache, so this stays small: the
+        # claims' own tuple (cheap to search when short), a set only when long.
+        unique = scopes if type(scopes) is tuple else tuple(dict.fromkeys(scopes))
+        self._exact: Collection[str] = unique if len(unique) <= 16 else frozenset(unique)
+        # "action:*" grants every "action:<x>"; "a:b:*" is action "a", resource "b:*".
+        self._wildcard_actions = tuple(
+            s[:-2] for s in unique if s.endswith(":*") and s.find(":") == len(s) - 2
         )
-
-    @property
-    def scopes(self) -> tuple[str, ...]:
-        """The granted scopes, in token order, without duplicates."""
-        return self._scopes
 
     def satisfies(self, required: str) -> bool:
         """Whether one granted scope covers ``required``."""

@@ -19,7 +19,7 @@ from ._claims import M2MClaims
 from ._config import stytch_settings, verifier_from_mapping
 from ._discovery import discovery_urls
 from ._drivers import AsyncDriver, SyncDriver
-from ._engine import Engine, Flow, run_sync
+from ._engine import Engine, check_scopes, run_sync
 from ._errors import ConfigurationError
 from ._jwks import JWKSCache, JWKSPolicy
 from ._jws import extract_bearer_token
@@ -110,6 +110,8 @@ class Verifier:
         scope_claims: claims that carry scopes (merged).
         strict_rfc9068: require ``typ`` ``at+jwt`` and RFC 9068's claims.
         max_token_size: tokens longer than this are rejected unparsed.
+        token_cache_size: how many verified tokens to remember (0: none).
+            A cached token is re-checked for time and key on every use.
         jwks_policy: JWKS cache tuning (max-age bounds, cooldown, timeouts).
         http_client / async_http_client: your own httpx clients for fetches.
         clock: seconds since the epoch; injectable for tests.
@@ -133,6 +135,7 @@ class Verifier:
         scope_claims: Sequence[str] = ("scope", "scp"),
         strict_rfc9068: bool = False,
         max_token_size: int = 8192,
+        token_cache_size: int = 4096,
         jwks_policy: JWKSPolicy | None = None,
         http_client: httpx.Client | None = None,
         async_http_client: httpx.AsyncClient | None = None,
@@ -156,6 +159,10 @@ class Verifier:
             raise ConfigurationError("leeway must be between 0 and 3600 seconds")
         if not 256 <= max_token_size <= 1024 * 1024:
             raise ConfigurationError("max_token_size must be between 256 and 1048576")
+        if isinstance(token_cache_size, bool) or not (
+            isinstance(token_cache_size, int) and token_cache_size >= 0
+        ):
+            raise ConfigurationError("token_cache_size must be a whole number >= 0")
         for url, what in ((jwks_url, "jwks_url"), (discovery_url, "discovery_url")):
             if url is not None:
                 _check_url(url, what)
@@ -194,7 +201,13 @@ class Verifier:
             discover_from=expected_issuer,
             metadata_urls=metadata_urls,
         )
-        self._engine = Engine(self.policy, self.cache, clock=clock, max_token_size=max_token_size)
+        self._engine = Engine(
+            self.policy,
+            self.cache,
+            clock=clock,
+            max_token_size=max_token_size,
+            token_cache_size=token_cache_size,
+        )
         self._sync = SyncDriver(http_client)
         self._async = AsyncDriver(async_http_client)
 
@@ -253,17 +266,6 @@ class Verifier:
 
     # -- verification ----------------------------------------------------
 
-    def _flow(
-        self,
-        token: str,
-        required_scopes: str | Iterable[str],
-        any_scopes: str | Iterable[str],
-        max_token_age: float | None,
-    ) -> Flow:
-        return self._engine.flow(
-            token, normalize_scopes(required_scopes), normalize_scopes(any_scopes), max_token_age
-        )
-
     def verify(
         self,
         token: str,
@@ -285,9 +287,12 @@ class Verifier:
             InsufficientScopeError: (403) a required scope is missing.
             KeysUnavailableError: (503) no keys to check it with right now.
         """
-        return run_sync(
-            self._flow(token, required_scopes, any_scopes, max_token_age), self._sync.refresh
-        )
+        engine = self._engine
+        claims = engine.cached(token, max_token_age)
+        if claims is None:
+            claims = run_sync(engine.flow(token, max_token_age), self._sync.refresh)
+        check_scopes(claims, normalize_scopes(required_scopes), normalize_scopes(any_scopes))
+        return claims
 
     async def verify_async(
         self,
@@ -298,15 +303,19 @@ class Verifier:
         max_token_age: float | None = None,
     ) -> M2MClaims:
         """Like ``verify``, for async code: key fetches do not block the loop."""
-        flow = self._flow(token, required_scopes, any_scopes, max_token_age)
-        try:
-            request = next(flow)
-            while True:
-                await self._async.refresh(request)
+        engine = self._engine
+        claims = engine.cached(token, max_token_age)
+        if claims is None:
+            flow = engine.flow(token, max_token_age)
+            try:
                 request = next(flow)
-        except StopIteration as done:
-            result: M2MClaims = done.value
-            return result
+                while True:
+                    await self._async.refresh(request)
+                    request = next(flow)
+            except StopIteration as done:
+                claims = done.value
+        check_scopes(claims, normalize_scopes(required_scopes), normalize_scopes(any_scopes))
+        return claims
 
     def verify_header(
         self,

@@ -1,0 +1,318 @@
+"""The verified-token cache: fast hits that never outlive the token or its key."""
+
+from __future__ import annotations
+
+import json
+import threading
+from typing import Any
+
+import anyio
+import httpx
+import pytest
+
+from m2m_guard import (
+    ConfigurationError,
+    ExpiredTokenError,
+    InsufficientScopeError,
+    MalformedTokenError,
+    TokenTooOldError,
+    UnknownKeyError,
+    Verifier,
+    _engine,
+)
+from m2m_guard._jwks import JWKSPolicy
+from tests.support.clock import FakeClock
+from tests.support.keys import ISSUER, PROJECT_ID, SigningKey, jwks_of, stytch_claims
+
+
+@pytest.fixture
+def signature_checks(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Counts real signature verifications (a cache hit does none)."""
+    calls: list[str] = []
+    real = _engine.verify_signature
+
+    def counting(key: Any, alg: str, message: bytes, signature: bytes) -> bool:
+        calls.append(alg)
+        return real(key, alg, message, signature)
+
+    monkeypatch.setattr(_engine, "verify_signature", counting)
+    return calls
+
+
+def make(rsa_key: SigningKey, clock: FakeClock, **kwargs: Any) -> Verifier:
+    return Verifier(
+        issuer=ISSUER, audience=PROJECT_ID, jwks=jwks_of(rsa_key), clock=clock, **kwargs
+    )
+
+
+def test_second_verification_is_a_hit_without_signature_check(
+    rsa_key: SigningKey, clock: FakeClock, signature_checks: list[str]
+) -> None:
+    """A token seen before returns the same claims without verifying again."""
+    verifier = make(rsa_key, clock)
+    token = rsa_key.sign(stytch_claims(clock()))
+    first = verifier.verify(token)
+    second = verifier.verify(token)
+    assert second is first
+    assert signature_checks == ["RS256"]
+
+
+def test_hit_rechecks_expiry_and_drops_the_entry(
+    rsa_key: SigningKey, clock: FakeClock, signature_checks: list[str]
+) -> None:
+    """An entry lives no longer than the token's exp (plus leeway)."""
+    verifier = make(rsa_key, clock, leeway=5)
+    token = rsa_key.sign(stytch_claims(clock(), exp=int(clock()) + 60))
+    verifier.verify(token)
+    clock.advance(64.9)
+    verifier.verify(token)
+    assert len(signature_checks) == 1
+    clock.advance(0.1)
+    with pytest.raises(ExpiredTokenError):
+        verifier.verify(token)
+    assert verifier._engine.tokens is not None
+    assert len(verifier._engine.tokens) == 0
+
+
+def test_hit_rechecks_max_token_age_per_call(
+    rsa_key: SigningKey, clock: FakeClock, signature_checks: list[str]
+) -> None:
+    """max_token_age applies on hits, as a default and per call, without evicting."""
+    verifier = make(rsa_key, clock, max_token_age=120)
+    token = rsa_key.sign(stytch_claims(clock()))
+    verifier.verify(token)
+    clock.advance(60)
+    with pytest.raises(TokenTooOldError):
+        verifier.verify(token, max_token_age=30)
+    assert verifier.verify(token) is verifier.verify(token, max_token_age=90)
+    clock.advance(60)
+    with pytest.raises(TokenTooOldError):
+        verifier.verify(token)
+    assert verifier.verify(token, max_token_age=600).client_id
+    assert len(signature_checks) == 3  # first, and the two full paths that raised
+
+
+def test_scopes_are_checked_on_every_hit(rsa_key: SigningKey, clock: FakeClock) -> None:
+    """A cached token still answers 403 for a scope it lacks."""
+    verifier = make(rsa_key, clock)
+    token = rsa_key.sign(stytch_claims(clock(), scope="read:users"))
+    verifier.verify(token, ["read:users"])
+    with pytest.raises(InsufficientScopeError):
+        verifier.verify(token, ["write:users"])
+    with pytest.raises(InsufficientScopeError):
+        verifier.verify(token, any_scopes=["write:users", "admin:x"])
+    assert verifier.verify(token, any_scopes=["write:users", "read:users"]).client_id
+
+
+def test_failures_are_not_cached(
+    rsa_key: SigningKey, other_rsa_key: SigningKey, clock: FakeClock
+) -> None:
+    """A rejected token is rejected every time and leaves no entry."""
+    verifier = make(rsa_key, clock)
+    forged = SigningKey("RS256", kid=rsa_key.kid, private=other_rsa_key.private).sign(
+        stytch_claims(clock())
+    )
+    for _ in range(2):
+        with pytest.raises(Exception, match="signature"):
+            verifier.verify(forged)
+    assert verifier._engine.tokens is not None
+    assert len(verifier._engine.tokens) == 0
+
+
+def test_cache_is_bounded_and_evicts_the_oldest(rsa_key: SigningKey, clock: FakeClock) -> None:
+    """At most token_cache_size entries; the first one in is the first out."""
+    verifier = make(rsa_key, clock, token_cache_size=3)
+    tokens = [rsa_key.sign(stytch_claims(clock(), jti=f"t{i}")) for i in range(4)]
+    for token in tokens:
+        verifier.verify(token)
+    cache = verifier._engine.tokens
+    assert cache is not None
+    assert len(cache) == 3
+    assert cache.get(tokens[0]) is None
+    assert all(cache.get(token) is not None for token in tokens[1:])
+    verifier.verify(tokens[3])  # re-verifying a present token evicts nothing
+    assert len(cache) == 3
+
+
+def test_cache_can_be_turned_off(
+    rsa_key: SigningKey, clock: FakeClock, signature_checks: list[str]
+) -> None:
+    """token_cache_size=0 verifies every time."""
+    verifier = make(rsa_key, clock, token_cache_size=0)
+    token = rsa_key.sign(stytch_claims(clock()))
+    verifier.verify(token)
+    verifier.verify(token)
+    assert len(signature_checks) == 2
+    assert verifier._engine.tokens is None
+
+
+@pytest.mark.parametrize("size", [-1, True, 1.5, "10"])
+def test_invalid_cache_size_is_a_configuration_error(rsa_key: SigningKey, size: object) -> None:
+    """The size must be a whole number >= 0."""
+    with pytest.raises(ConfigurationError):
+        Verifier(issuer=ISSUER, audience=PROJECT_ID, jwks=jwks_of(rsa_key), token_cache_size=size)  # type: ignore[arg-type]
+
+
+def test_unhashable_token_is_malformed_not_a_crash(rsa_key: SigningKey, clock: FakeClock) -> None:
+    """The cache lookup never raises TypeError for odd inputs."""
+    with pytest.raises(MalformedTokenError):
+        make(rsa_key, clock).verify(["not", "a", "token"])  # type: ignore[arg-type]
+
+
+def test_tokens_without_exp_are_never_cached(rsa_key: SigningKey, clock: FakeClock) -> None:
+    """With exp not required, a token without it is verified every time."""
+    verifier = make(rsa_key, clock, required_claims=["iss", "aud"])
+    verifier.verify(rsa_key.sign(stytch_claims(clock(), exp=...)))
+    assert verifier._engine.tokens is not None
+    assert len(verifier._engine.tokens) == 0
+
+
+class SwitchableJWKS:
+    """A MockTransport JWKS whose document can change between fetches."""
+
+    def __init__(self, document: dict[str, Any]) -> None:
+        self.document = document
+        self.fetches = 0
+        self.transport = httpx.MockTransport(self._handle)
+
+    def _handle(self, request: httpx.Request) -> httpx.Response:
+        self.fetches += 1
+        return httpx.Response(200, content=json.dumps(self.document).encode())
+
+
+def remote(jwks: SwitchableJWKS, clock: FakeClock) -> Verifier:
+    return Verifier(
+        issuer=ISSUER,
+        audience=PROJECT_ID,
+        jwks_url="https://issuer.example/jwks",
+        http_client=httpx.Client(transport=jwks.transport),
+        jwks_policy=JWKSPolicy(default_max_age=600, cooldown=30),
+        clock=clock,
+    )
+
+
+def test_entries_die_with_their_key(
+    rsa_key: SigningKey, other_rsa_key: SigningKey, clock: FakeClock
+) -> None:
+    """When a refresh (caused by another token) drops a key, its cached tokens stop answering."""
+    jwks = SwitchableJWKS(jwks_of(rsa_key))
+    verifier = remote(jwks, clock)
+    token = rsa_key.sign(stytch_claims(clock()))
+    verifier.verify(token)
+    jwks.document = jwks_of(other_rsa_key)
+    clock.advance(31)  # past the cooldown, keys still fresh
+    verifier.verify(other_rsa_key.sign(stytch_claims(clock())))  # unknown kid: refetch
+    assert jwks.fetches == 2
+    with pytest.raises(UnknownKeyError):
+        verifier.verify(token)
+    assert verifier._engine.tokens is not None
+    assert verifier._engine.tokens.get(token) is None
+
+
+def test_stale_keys_send_hits_down_the_full_path(
+    rsa_key: SigningKey, other_rsa_key: SigningKey, clock: FakeClock
+) -> None:
+    """Past max-age a cached token triggers the refresh that finds its key gone."""
+    jwks = SwitchableJWKS(jwks_of(rsa_key))
+    verifier = remote(jwks, clock)
+    token = rsa_key.sign(stytch_claims(clock()))
+    verifier.verify(token)
+    jwks.document = jwks_of(other_rsa_key)
+    clock.advance(601)
+    with pytest.raises(UnknownKeyError):
+        verifier.verify(token)
+    assert jwks.fetches == 2
+
+
+def test_entries_survive_a_refresh_that_keeps_their_key(
+    rsa_key: SigningKey, other_rsa_key: SigningKey, clock: FakeClock, signature_checks: list[str]
+) -> None:
+    """An unchanged JWK keeps its key object, so its tokens stay cached across refreshes."""
+    jwks = SwitchableJWKS(jwks_of(rsa_key))
+    verifier = remote(jwks, clock)
+    token = rsa_key.sign(stytch_claims(clock()))
+    verifier.verify(token)
+    jwks.document = jwks_of(rsa_key, other_rsa_key)
+    clock.advance(31)
+    verifier.verify(other_rsa_key.sign(stytch_claims(clock())))  # new kid: refetch
+    assert jwks.fetches == 2
+    verifier.verify(token)
+    assert len(signature_checks) == 2  # the first token once, the new one once
+
+
+def test_concurrent_threads_share_the_cache_safely(rsa_key: SigningKey, clock: FakeClock) -> None:
+    """Many threads verifying and evicting at once see only correct results."""
+    verifier = make(rsa_key, clock, token_cache_size=8)
+    tokens = [rsa_key.sign(stytch_claims(clock(), jti=f"t{i}", sub=f"c{i}")) for i in range(16)]
+    errors: list[BaseException] = []
+    start = threading.Barrier(8)
+
+    def worker(offset: int) -> None:
+        start.wait()
+        try:
+            for round_ in range(40):
+                index = (offset + round_) % len(tokens)
+                assert verifier.verify(tokens[index]).client_id == f"c{index}"
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert verifier._engine.tokens is not None
+    assert len(verifier._engine.tokens) <= 8
+
+
+def test_async_verification_uses_the_same_cache(
+    rsa_key: SigningKey, clock: FakeClock, signature_checks: list[str]
+) -> None:
+    """verify and verify_async share one cache: a token verified by one hits in the other."""
+    verifier = make(rsa_key, clock)
+    token = rsa_key.sign(stytch_claims(clock()))
+    claims = verifier.verify(token)
+
+    async def main() -> None:
+        results: list[object] = []
+
+        async def one() -> None:
+            results.append(await verifier.verify_async(token))
+
+        async with anyio.create_task_group() as group:
+            for _ in range(20):
+                group.start_soon(one)
+        assert all(result is claims for result in results)
+
+    anyio.run(main)
+    assert signature_checks == ["RS256"]
+
+
+def test_custom_claims_view_hides_reserved_claims(
+    verifier: Verifier, rsa_key: SigningKey, clock: FakeClock
+) -> None:
+    """custom_claims is a read-only mapping of every non-reserved claim."""
+    claims = verifier.verify(rsa_key.sign(stytch_claims(clock(), extra=[1])))
+    custom = claims.custom_claims
+    assert custom == {"tenant": "acme", "extra": [1]}
+    assert len(custom) == 2
+    assert sorted(custom) == ["extra", "tenant"]
+    assert "sub" not in custom
+    with pytest.raises(KeyError):
+        custom["sub"]
+    assert "tenant" in repr(custom)
+
+
+def test_parser_memos_stay_bounded(rsa_key: SigningKey, clock: FakeClock) -> None:
+    """Remembered headers and scope lists never grow without bound."""
+    from m2m_guard import _jws, _scopes
+
+    verifier = make(rsa_key, clock)
+    for i in range(300):
+        token = rsa_key.sign(stytch_claims(clock()), {"x-pad": i})
+        verifier.verify(token)
+    for i in range(_scopes._MAX_NORMALIZED + 10):
+        assert _scopes.normalize_scopes(f"scope:{i} other") == (f"scope:{i}", "other")
+    assert len(_jws._HEADERS) <= _jws._MAX_HEADERS
+    assert len(_scopes._NORMALIZED) <= _scopes._MAX_NORMALIZED

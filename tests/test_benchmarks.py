@@ -1,0 +1,53 @@
+"""The benchmark suite runs end to end (speed targets belong to the benchmark itself)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+
+import pytest
+
+from benchmarks._load import LoadSettings
+from benchmarks._memory import has_token_cache
+from benchmarks._report import format_text
+from benchmarks.run import run
+
+ITEMS = {
+    "raw_rs256",
+    "raw_es256",
+    "raw_eddsa",
+    "pyjwt_decode",
+    "pyjwt_jwks_client",
+    "m2m_guard_cold",
+    "m2m_guard_warm",
+    "starlette_bare",
+    "starlette_guarded",
+    "flask_bare",
+    "flask_wsgi_guarded",
+    "flask_extension",
+}
+
+
+@pytest.mark.slow
+def test_a_tiny_benchmark_run_reports_every_item_with_positive_numbers() -> None:
+    """Every item, both load servers, the memory figure and five targets come back."""
+    tiny_load = LoadSettings(seconds=0.5, requests=200, rounds=1, concurrency=4, tool="asyncio")
+    report = run(quick=True, iterations=3, repeats=2, pool_size=8, memory_tokens=40, load=tiny_load)
+
+    expected = ITEMS | ({"stytch_sdk"} if importlib.util.find_spec("stytch") else set())
+    assert {m.key for m in report.measurements} == expected
+    for measurement in report.measurements:
+        assert measurement.number > 0
+        assert len(measurement.samples_ns) == 2
+        assert all(sample > 0 for sample in measurement.samples_ns)
+    assert [r.key for r in report.load] == ["load_bare", "load_guarded"]
+    assert all(r.rps > 0 and r.errors == 0 for r in report.load)
+    assert report.memory is not None
+    if has_token_cache():
+        assert report.memory.bytes_per_token is not None
+        assert report.memory.bytes_per_token > 0
+    else:
+        assert report.memory.bytes_per_token is None
+    assert len(report.targets()) == 5
+    assert "Targets" in format_text(report)
+    assert json.loads(json.dumps(report.to_dict()))["measurements"]

@@ -54,21 +54,30 @@ class Engine:
         """
         if self.tokens is None or type(token) is not str:
             return None
-        entry = self.tokens.get(token)
+        return self._hit(self.tokens.get(token), max_token_age)
+
+    def cached_bearer(self, header: str) -> M2MClaims | None:
+        """Like ``cached``, for a ``"Bearer <token>"`` header value."""
+        if self.tokens is None:
+            return None
+        return self._hit(self.tokens.get_bearer(header), None)
+
+    def _hit(self, entry: Entry | None, max_token_age: float | None) -> M2MClaims | None:
         if entry is None:
             return None
         now = self.clock()
         claims = entry.claims
-        leeway = self.policy.leeway
-        if not entry.not_before <= now < claims.expires_at + leeway or not self.cache.still_serves(
-            entry.key
+        if (
+            not entry.not_before <= now < claims.expires_at + self.policy.leeway
+            or not self.cache.still_serves(entry.key, now)
         ):
-            self.tokens.discard(token)
+            assert self.tokens is not None
+            self.tokens.discard(entry)
             return None
         max_age = self.policy.max_token_age if max_token_age is None else max_token_age
         if max_age is not None and (claims.issued_at is None or now - claims.issued_at >= max_age):
             return None  # too old for this caller; maybe not for others
-        return entry.claims
+        return claims
 
     def flow(self, token: Any, max_token_age: float | None) -> Flow:
         """Verify ``token``; yields ``Refresh`` requests, returns the claims."""
@@ -89,15 +98,15 @@ class Engine:
             raise BadSignatureError()
         claims = self.policy.validate_claims(parsed.claims, self.clock(), max_token_age)
         if self.tokens is not None and claims.expires_at != math.inf:
-            self.tokens.put(token, self._entry(claims, key))
+            self.tokens.put(self._entry(token, claims, key))
         return claims
 
-    def _entry(self, claims: M2MClaims, key: VerificationKey) -> Entry:
+    def _entry(self, token: str, claims: M2MClaims, key: VerificationKey) -> Entry:
         # The window in which a re-check of exp, nbf and iat would pass.
         leeway = self.policy.leeway
         starts = [claims.claims.get("nbf"), claims.issued_at]
         not_before = max((t for t in starts if t is not None), default=-math.inf) - leeway
-        return Entry(claims, key, not_before)
+        return Entry(token, claims, key, not_before)
 
 
 def check_scopes(claims: M2MClaims, required: Sequence[str], any_of: Sequence[str]) -> None:

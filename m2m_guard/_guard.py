@@ -15,6 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from ._claims import M2MClaims
+from ._engine import check_scopes
 from ._errors import ConfigurationError, M2MGuardError, MissingTokenError
 from ._jws import extract_bearer_token
 from ._scopes import normalize_scopes
@@ -98,12 +99,27 @@ class Guard:
                 return None  # anonymous; a bad token is still rejected
             raise
 
+    def cached(self, authorization: Sequence[str]) -> M2MClaims | None:
+        """The fast lane: claims of an already verified bearer token, scopes
+        checked; ``None`` when the full ``check`` is needed.
+
+        Raises:
+            InsufficientScopeError: the cached token lacks a required scope.
+        """
+        claims = self.verifier.cached_bearer(authorization)
+        if claims is not None:
+            check_scopes(claims, self.required_scopes, self.any_scopes)
+        return claims
+
     def check(self, authorization: Sequence[str]) -> M2MClaims | None:
         """Verify the request's ``Authorization`` values; ``None`` if anonymous.
 
         Raises:
             M2MGuardError: render it with ``error_response``.
         """
+        claims = self.cached(authorization)
+        if claims is not None:
+            return claims
         token = self._token(authorization)
         if token is None:
             return None
@@ -111,6 +127,9 @@ class Guard:
 
     async def check_async(self, authorization: Sequence[str]) -> M2MClaims | None:
         """Like ``check``, without blocking the event loop on key fetches."""
+        claims = self.cached(authorization)
+        if claims is not None:
+            return claims
         token = self._token(authorization)
         if token is None:
             return None

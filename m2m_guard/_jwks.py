@@ -226,7 +226,7 @@ class JWKSCache:
             return None
         return Refresh(self, self.generation, wait=True)
 
-    def still_serves(self, key: VerificationKey) -> bool:
+    def still_serves(self, key: VerificationKey, now: float) -> bool:
         """Whether ``key`` is in the current key set and no refresh is due.
 
         The verified-token cache asks this on every hit, so that a key that
@@ -236,7 +236,6 @@ class JWKSCache:
         state = self._state
         if state.keys is None or key not in state.keys.keys:
             return False
-        now = self._clock()
         return now < state.fresh_until or (
             self._usable(state, now) and not self._may_fetch(state, now)
         )

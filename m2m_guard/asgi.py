@@ -86,8 +86,12 @@ class M2MGuardMiddleware:
         if self.guard.exclude and self.guard.exclude.matches(_route_path(scope)):
             await self.app(scope, receive, send)
             return
+        authorization = authorization_values(scope)
         try:
-            claims = await self.guard.check_async(authorization_values(scope))
+            # The warm path (a token verified before) needs no coroutine.
+            claims = self.guard.cached(authorization)
+            if claims is None:
+                claims = await self.guard.check_async(authorization)
         except M2MGuardError as exc:
             await send_error(scope, send, exc, self.guard.realm)
             return
@@ -105,10 +109,11 @@ def get_claims(connection: Mapping[str, Any]) -> M2MClaims | None:
 
 def authorization_values(scope: Scope) -> list[str]:
     """Every ``Authorization`` value of the request: two of them are an error."""
+    # Servers send lower-case names (ASGI spec); tolerate others, cheaply.
     return [
         value.decode("latin-1")
         for name, value in scope.get("headers") or ()
-        if name.lower() == b"authorization"
+        if name == b"authorization" or (len(name) == 13 and name.lower() == b"authorization")
     ]
 
 

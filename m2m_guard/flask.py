@@ -173,10 +173,11 @@ def _authenticate(rule: _Rule) -> None:
     if state is None:
         raise RuntimeError("M2MGuard.init_app(app) was not called for this application")
     guard = cast(_State, state).guard(rule)
-    if guard.exclude.matches(request.path):
+    if guard.exclude and guard.exclude.matches(request.path):
         return
     try:
-        claims = guard.check(request.headers.getlist("Authorization"))
+        authorization = request.environ.get("HTTP_AUTHORIZATION")
+        claims = guard.check(() if authorization is None else (authorization,))
     except M2MGuardError as exc:
         raise M2MGuardHTTPException(exc, guard.error_response(exc)) from exc
     setattr(g, _G_NAME, claims)

@@ -95,7 +95,7 @@ class M2MGuardMiddleware:
         )
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        if self.guard.exclude.matches(_path(environ)):
+        if self.guard.exclude and self.guard.exclude.matches(_path(environ)):
             return self.app(environ, start_response)
         authorization = environ.get("HTTP_AUTHORIZATION")
         try:

@@ -316,3 +316,56 @@ def test_parser_memos_stay_bounded(rsa_key: SigningKey, clock: FakeClock) -> Non
         assert _scopes.normalize_scopes(f"scope:{i} other") == (f"scope:{i}", "other")
     assert len(_jws._HEADERS) <= _jws._MAX_HEADERS
     assert len(_scopes._NORMALIZED) <= _scopes._MAX_NORMALIZED
+
+
+def _entry_for(token: str, rsa_key: SigningKey, clock: FakeClock) -> Any:
+    from m2m_guard._claims import M2MClaims
+    from m2m_guard._token_cache import Entry
+
+    key = make(rsa_key, clock).cache.keys.keys[0]  # type: ignore[union-attr]
+    return Entry(token, M2MClaims(client_id="c", scopes=()), key, 0.0)
+
+
+def test_lookups_compare_the_whole_token_not_just_its_tail(
+    rsa_key: SigningKey, clock: FakeClock
+) -> None:
+    """Entries are indexed by the token's tail, but only the exact token hits."""
+    from m2m_guard._token_cache import TAIL, TokenCache
+
+    tail = "T" * TAIL
+    first, second = "a" * 40 + tail, "b" * 40 + tail
+    cache = TokenCache(10)
+    entry = _entry_for(first, rsa_key, clock)
+    cache.put(entry)
+    assert cache.get(first) is entry
+    assert cache.get(second) is None
+    assert cache.get_bearer(f"Bearer {first}") is entry
+    assert cache.get_bearer(f"Bearer {second}") is None
+    assert cache.get_bearer(f"Bearer  {first}") is None  # not the exact header form
+    assert cache.get_bearer(f"Bearer x{first}") is None
+    other = _entry_for(second, rsa_key, clock)
+    cache.put(other)  # same tail: replaces, never confuses
+    assert cache.get(first) is None
+    assert cache.get(second) is other
+    cache.discard(entry)  # no longer stored: nothing happens
+    assert cache.get(second) is other
+    cache.discard(other)
+    assert len(cache) == 0
+    cache.put(entry)
+    cache.clear()
+    assert len(cache) == 0
+
+
+def test_header_fast_lane_hits_only_the_exact_bearer_form(
+    rsa_key: SigningKey, clock: FakeClock, signature_checks: list[str]
+) -> None:
+    """'Bearer <token>' of a verified token skips parsing; other spellings take the full path."""
+    verifier = make(rsa_key, clock)
+    token = rsa_key.sign(stytch_claims(clock()))
+    claims = verifier.verify_header(f"Bearer {token}")
+    assert verifier.cached_bearer([f"Bearer {token}"]) is claims
+    assert verifier.cached_bearer([f"bearer {token}"]) is None
+    assert verifier.cached_bearer([f"Bearer {token}", f"Bearer {token}"]) is None
+    assert verifier.cached_bearer([]) is None
+    assert verifier.verify_header(f"bearer {token}") is claims
+    assert len(signature_checks) == 1

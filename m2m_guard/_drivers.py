@@ -14,6 +14,7 @@ import time
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import anyio
 import httpx
@@ -30,6 +31,15 @@ _TIMED_OUT = FetchResponse(None, {}, reason="timed out")
 # InvalidURL is not an HTTPError; a bad (e.g. discovered) URL must still be a
 # failed fetch that starts the cooldown, not an exception out of verify().
 _FETCH_ERRORS = (httpx.HTTPError, httpx.InvalidURL)
+
+
+def _options(get: HttpGet, timeout: float) -> dict[str, Any]:
+    """Request options shared by both drivers: identity encoding, no redirects."""
+    return {
+        "headers": {**get.headers, **_IDENTITY},
+        "timeout": timeout,
+        "follow_redirects": False,
+    }
 
 
 def _failure(exc: Exception) -> FetchResponse:
@@ -65,13 +75,7 @@ class SyncDriver:
         deadline = time.monotonic() + policy.timeout
         reader = ResponseReader(policy.max_bytes)
         try:
-            with self._http().stream(
-                "GET",
-                get.url,
-                headers={**get.headers, **_IDENTITY},
-                timeout=policy.timeout,
-                follow_redirects=False,
-            ) as response:
+            with self._http().stream("GET", get.url, **_options(get, policy.timeout)) as response:
                 done = reader.start(response.status_code, response.headers)
                 if done is None:
                     for chunk in response.iter_bytes():
@@ -169,11 +173,7 @@ class AsyncDriver:
         try:
             with anyio.fail_after(policy.timeout):
                 async with self._http().stream(
-                    "GET",
-                    get.url,
-                    headers={**get.headers, **_IDENTITY},
-                    timeout=policy.timeout,
-                    follow_redirects=False,
+                    "GET", get.url, **_options(get, policy.timeout)
                 ) as response:
                     done = reader.start(response.status_code, response.headers)
                     if done is None:

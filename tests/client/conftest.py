@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from m2m_guard.client import ClientCredentialsAuth
+from tests.support import clock as support_clock
 
 # RFC 6761: .invalid never resolves, so nothing here can leave the machine.
 TOKEN_URL = "https://issuer.invalid/oauth2/token"
@@ -21,17 +22,11 @@ CLIENT_ID = "m2m-client-test-1234"
 CLIENT_SECRET = "s3cret-value-never-logged"
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    """Run anyio-marked tests on asyncio."""
-    return "asyncio"
-
-
-class FakeClock:
-    """A clock that only moves when told to; records which threads read it."""
+class FakeClock(support_clock.FakeClock):
+    """The suite's fake clock, which also records which threads read it."""
 
     def __init__(self, now: float = 1000.0) -> None:
-        self.now = now
+        super().__init__(now)
         self.readers: set[int] = set()
         self.read = threading.Condition()
 
@@ -40,9 +35,6 @@ class FakeClock:
             self.readers.add(threading.get_ident())
             self.read.notify_all()
         return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 @dataclass

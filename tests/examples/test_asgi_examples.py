@@ -2,76 +2,18 @@
 
 from __future__ import annotations
 
-import os
-import queue
-import signal
-import socket
-import subprocess
-import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
 
 import httpx
 import pytest
 
+from tests.examples.launcher import running_example
 from tests.support.jwks_server import JWKSServer
 from tests.support.keys import CLIENT_ID, ISSUER, PROJECT_ID, SigningKey, stytch_claims
 
-ROOT = Path(__file__).resolve().parents[2]
-STARTUP_TIMEOUT = 30.0
-
 pytestmark = pytest.mark.slow
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-class Log:
-    """Drains a process's stderr in a thread, so the pipe never fills up."""
-
-    def __init__(self, process: subprocess.Popen[str]) -> None:
-        assert process.stderr is not None
-        self.process = process
-        self.lines: list[str] = []
-        self._queue: queue.Queue[str] = queue.Queue()
-        self._thread = threading.Thread(target=self._drain, args=(process.stderr,), daemon=True)
-        self._thread.start()
-
-    def _drain(self, stream: IO[str]) -> None:
-        for line in stream:
-            self._queue.put(line)
-        self._queue.put("")  # end of file: the process exited
-
-    def wait_for(self, marker: str) -> str:
-        """The first line containing ``marker``; fail if the process exits or times out."""
-        deadline = time.monotonic() + STARTUP_TIMEOUT
-        while (remaining := deadline - time.monotonic()) > 0:
-            try:
-                line = self._queue.get(timeout=remaining)
-            except queue.Empty:
-                break
-            self.lines.append(line)
-            if marker in line:
-                return line
-            if not line:
-                break
-        self.process.kill()
-        pytest.fail(f"the example did not start ({self.process.wait()}):\n{self.text()}")
-
-    def text(self) -> str:
-        """Everything logged so far (all of it, once the process has exited)."""
-        if self.process.poll() is not None:
-            self._thread.join(timeout=10)
-        while not self._queue.empty():
-            self.lines.append(self._queue.get_nowait())
-        return "".join(self.lines)
 
 
 @pytest.fixture(params=["starlette_app", "fastapi_app"])
@@ -82,37 +24,17 @@ def example(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def base_url(example: str, jwks_server: JWKSServer) -> Iterator[str]:
+def base_url(example: str, jwks_server: JWKSServer, tmp_path: Path) -> Iterator[str]:
     """The example, started with M2M_GUARD_* pointing at the real JWKS server."""
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("M2M_GUARD_")}
-    env.update(
-        HOST="127.0.0.1",
-        PORT=str(port),
-        M2M_GUARD_ISSUER=ISSUER,
-        M2M_GUARD_AUDIENCE=PROJECT_ID,
-        M2M_GUARD_JWKS_URL=jwks_server.url,
-        PYTHONUNBUFFERED="1",
-    )
-    with subprocess.Popen(
-        [sys.executable, f"examples/{example}.py"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    ) as process:
-        log = Log(process)
-        try:
-            assert f"http://127.0.0.1:{port}" in log.wait_for("Uvicorn running on")
-            yield f"http://127.0.0.1:{port}"
-        finally:
-            process.terminate()
-            process.wait(timeout=10)
-            output = log.text()  # before the pipe is closed
-    # uvicorn shuts down gracefully, then re-raises the signal it caught.
-    assert process.returncode in (0, -signal.SIGTERM), output
-    assert "Application shutdown complete" in output, output
+    settings = {
+        "M2M_GUARD_ISSUER": ISSUER,
+        "M2M_GUARD_AUDIENCE": PROJECT_ID,
+        "M2M_GUARD_JWKS_URL": jwks_server.url,
+    }
+    log = tmp_path / "server.log"
+    with running_example(example, settings, log) as url:
+        yield url
+    assert "Application shutdown complete" in log.read_text()
 
 
 def bearer(key: SigningKey, scope: str) -> dict[str, str]:

@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import select
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,72 +9,23 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.examples.launcher import running_example
 from tests.support.jwks_server import JWKSServer
 from tests.support.keys import CLIENT_ID, ISSUER, PROJECT_ID, SigningKey, stytch_claims
 
-ROOT = Path(__file__).resolve().parents[2]
-STARTUP_TIMEOUT = 30.0
-
 pytestmark = pytest.mark.slow
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def wait_for_line(process: subprocess.Popen[str], marker: str, log_path: Path) -> str:
-    """Read the process's stdout until a line contains ``marker``; fail on exit or timeout."""
-    assert process.stdout is not None
-    deadline = time.monotonic() + STARTUP_TIMEOUT
-    while (remaining := deadline - time.monotonic()) > 0:
-        ready, _, _ = select.select([process.stdout], [], [], remaining)
-        if not ready:
-            break
-        line = process.stdout.readline()
-        if marker in line:
-            return line
-        if not line:  # end of file: the process exited
-            break
-    process.kill()
-    pytest.fail(f"the example did not start ({process.wait()}):\n{log_path.read_text()}")
 
 
 @pytest.fixture
 def base_url(jwks_server: JWKSServer, tmp_path: Path) -> Iterator[str]:
     """The example app, started with M2M_GUARD_* pointing at the JWKS server."""
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("M2M_GUARD_")}
-    env.update(
-        HOST="127.0.0.1",
-        PORT=str(port),
-        M2M_GUARD_ISSUER=ISSUER,
-        M2M_GUARD_AUDIENCE=PROJECT_ID,
-        M2M_GUARD_JWKS_URL=jwks_server.url,
-        PYTHONUNBUFFERED="1",
-    )
-    log_path = tmp_path / "server.log"
-    with (
-        log_path.open("w") as log,
-        subprocess.Popen(
-            [sys.executable, "examples/flask_app.py"],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=log,
-            text=True,
-        ) as process,
-    ):
-        try:
-            line = wait_for_line(process, "Listening on", log_path)
-            assert f"http://127.0.0.1:{port}" in line
-            yield f"http://127.0.0.1:{port}"
-        finally:
-            process.terminate()
-            returncode = process.wait(timeout=10)
-    assert returncode == 0, log_path.read_text()
+    settings = {
+        "M2M_GUARD_ISSUER": ISSUER,
+        "M2M_GUARD_AUDIENCE": PROJECT_ID,
+        "M2M_GUARD_JWKS_URL": jwks_server.url,
+    }
+    with running_example("flask_app", settings, tmp_path / "server.log") as url:
+        yield url
 
 
 def token(key: SigningKey, scope: str) -> str:

@@ -38,6 +38,8 @@ from ._errors import (
 from ._guard import ErrorResponse, Guard, PathMatcher, error_response
 from ._jwks import JWKSPolicy
 from ._jws import extract_bearer_token
+from ._multi import MultiIssuerVerifier, TokenVerifier
+from ._resource import ProtectedResource
 from ._verifier import Verifier
 from ._version import __version__
 
@@ -60,10 +62,13 @@ __all__ = [
     "M2MGuardError",
     "MalformedTokenError",
     "MissingTokenError",
+    "MultiIssuerVerifier",
     "PathMatcher",
+    "ProtectedResource",
     "TokenNotYetValidError",
     "TokenTooLargeError",
     "TokenTooOldError",
+    "TokenVerifier",
     "UnknownKeyError",
     "UnsupportedHeaderError",
     "Verifier",

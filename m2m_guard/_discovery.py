@@ -20,12 +20,21 @@ def discovery_urls(issuer: str) -> tuple[str, str]:
     return f"{base}/.well-known/openid-configuration", rfc8414
 
 
-def jwks_uri_from_metadata(body: bytes, issuer: str) -> tuple[str | None, str]:
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def jwks_uri_from_metadata(
+    body: bytes, issuer: str, trusted_origins: tuple[str, ...] = ()
+) -> tuple[str | None, str]:
     """Read ``jwks_uri`` from a metadata document; ``(None, reason)`` if unusable.
 
     The document's ``issuer`` must equal the configured one exactly (OIDC
     Discovery §4.3, RFC 8414 §3.3), or a compromised or misconfigured
-    metadata endpoint could hand us another issuer's keys.
+    metadata endpoint could hand us another issuer's keys. For the same
+    reason the ``jwks_uri`` must be on the issuer's own origin, or on one
+    the configuration trusts explicitly.
     """
     try:
         metadata = json.loads(body)
@@ -42,4 +51,8 @@ def jwks_uri_from_metadata(body: bytes, issuer: str) -> tuple[str | None, str]:
         usable = False
     if not usable:
         return None, "metadata has no usable jwks_uri"
+    assert isinstance(jwks_uri, str)
+    origin = _origin(jwks_uri)
+    if origin != _origin(issuer) and origin not in trusted_origins:
+        return None, f"jwks_uri {jwks_uri!r} is not on the issuer's origin"
     return jwks_uri, ""

@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 import weakref
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import anyio
@@ -71,6 +71,10 @@ class SyncDriver:
             cache.thread_lock.release()
 
     def _get(self, cache: JWKSCache, get: HttpGet) -> FetchResponse:
+        start = time.monotonic()
+        return replace(self._fetch(cache, get), duration=time.monotonic() - start)
+
+    def _fetch(self, cache: JWKSCache, get: HttpGet) -> FetchResponse:
         policy = cache.policy
         deadline = time.monotonic() + policy.timeout
         reader = ResponseReader(policy.max_bytes)
@@ -168,6 +172,10 @@ class AsyncDriver:
         return state.client
 
     async def _get(self, cache: JWKSCache, get: HttpGet) -> FetchResponse:
+        start = time.monotonic()
+        return replace(await self._fetch(cache, get), duration=time.monotonic() - start)
+
+    async def _fetch(self, cache: JWKSCache, get: HttpGet) -> FetchResponse:
         policy = cache.policy
         reader = ResponseReader(policy.max_bytes)
         try:

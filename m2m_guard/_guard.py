@@ -15,11 +15,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from ._claims import M2MClaims
-from ._engine import check_scopes
 from ._errors import ConfigurationError, M2MGuardError, MissingTokenError
 from ._jws import extract_bearer_token
+from ._multi import TokenVerifier
+from ._resource import ProtectedResource
 from ._scopes import normalize_scopes
-from ._verifier import Verifier
 
 __all__ = ["ErrorResponse", "Guard", "PathMatcher"]
 
@@ -70,26 +70,41 @@ def _is_normal(path: str) -> bool:
 class Guard:
     """The authentication decision of one middleware or one route."""
 
-    __slots__ = ("any_scopes", "exclude", "optional", "realm", "required_scopes", "verifier")
+    __slots__ = (
+        "any_scopes",
+        "exclude",
+        "optional",
+        "realm",
+        "required_scopes",
+        "resource",
+        "verifier",
+    )
 
     def __init__(
         self,
-        verifier: Verifier,
+        verifier: TokenVerifier,
         *,
         required_scopes: str | Iterable[str] = (),
         any_scopes: str | Iterable[str] = (),
         exclude_paths: Iterable[str] = (),
         optional: bool = False,
         realm: str = "api",
+        resource_metadata: ProtectedResource | None = None,
     ) -> None:
-        if not isinstance(verifier, Verifier):
-            raise ConfigurationError("verifier must be an m2m_guard.Verifier")
+        if not isinstance(verifier, TokenVerifier):
+            raise ConfigurationError(
+                "verifier must be an m2m_guard.Verifier (or Verifier.combine(...))"
+            )
         self.verifier = verifier
         self.required_scopes = normalize_scopes(required_scopes)
         self.any_scopes = normalize_scopes(any_scopes)
         self.exclude = PathMatcher(exclude_paths)
         self.optional = optional
         self.realm = realm
+        if resource_metadata is not None and not isinstance(resource_metadata, ProtectedResource):
+            raise ConfigurationError("resource_metadata must be an m2m_guard.ProtectedResource")
+        #: RFC 9728 metadata the middleware serves and its challenges point to
+        self.resource = resource_metadata
 
     def _token(self, authorization: Sequence[str]) -> str | None:
         try:
@@ -106,10 +121,7 @@ class Guard:
         Raises:
             InsufficientScopeError: the cached token lacks a required scope.
         """
-        claims = self.verifier.cached_bearer(authorization)
-        if claims is not None:
-            check_scopes(claims, self.required_scopes, self.any_scopes)
-        return claims
+        return self.verifier.cached_bearer(authorization, self.required_scopes, self.any_scopes)
 
     def check(self, authorization: Sequence[str]) -> M2MClaims | None:
         """Verify the request's ``Authorization`` values; ``None`` if anonymous.
@@ -139,12 +151,31 @@ class Guard:
 
     def error_response(self, exc: M2MGuardError) -> ErrorResponse:
         """The RFC 6750 answer for ``exc``."""
-        return error_response(exc, self.realm)
+        metadata = self.resource.url if self.resource is not None else None
+        return error_response(exc, self.realm, resource_metadata=metadata)
+
+    def metadata_response(self, method: str, path: str) -> ErrorResponse | None:
+        """The RFC 9728 document, when this request asks for it; else ``None``.
+
+        (An ``ErrorResponse`` with status 200: the same shape serves both.)
+        """
+        resource = self.resource
+        if resource is None or path != resource.path or method not in ("GET", "HEAD"):
+            return None
+        body = resource.body()
+        headers = (
+            ("content-type", "application/json"),
+            ("content-length", str(len(body))),
+            ("cache-control", "max-age=3600"),
+        )
+        return ErrorResponse(200, headers, b"" if method == "HEAD" else body)
 
 
-def error_response(exc: M2MGuardError, realm: str = "api") -> ErrorResponse:
+def error_response(
+    exc: M2MGuardError, realm: str = "api", *, resource_metadata: str | None = None
+) -> ErrorResponse:
     """The RFC 6750 answer for ``exc``: status, headers and a JSON body."""
     body = json.dumps(exc.to_dict(), separators=(",", ":")).encode()
     headers = [("content-type", "application/json"), ("content-length", str(len(body)))]
-    headers.extend(exc.response_headers(realm).items())
+    headers.extend(exc.response_headers(realm, resource_metadata=resource_metadata).items())
     return ErrorResponse(exc.status_code, tuple(headers), body)

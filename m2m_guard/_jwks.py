@@ -30,6 +30,7 @@ from jwt.exceptions import InvalidKeyError
 from ._discovery import jwks_uri_from_metadata
 from ._errors import KeysUnavailableError, UnknownKeyError
 from ._keys import KeySet, VerificationKey
+from .events import EventHook, JWKSFetched, StaleKeysServed, emit
 
 __all__ = [
     "FetchResponse",
@@ -116,6 +117,17 @@ class FetchResponse:
     headers: Mapping[str, str]
     body: bytes = b""
     reason: str = ""
+    #: seconds the request took (set by the driver)
+    duration: float = 0.0
+
+
+def _log_fields(url: str | None, response: FetchResponse) -> dict[str, object]:
+    # Structured fields for log handlers that keep them (JSON formatters …).
+    return {
+        "jwks_url": url,
+        "http_status": response.status,
+        "duration_ms": round(response.duration * 1000, 1),
+    }
 
 
 class ResponseReader:
@@ -185,12 +197,17 @@ class JWKSCache:
         static_keys: KeySet | None = None,
         discover_from: str | None = None,
         metadata_urls: tuple[str, ...] = (),
+        trusted_origins: tuple[str, ...] = (),
     ) -> None:
         self.url = url
         #: an issuer whose metadata names the JWKS URL, resolved on first fetch
         self.discover_from = discover_from if url is None else None
         #: where that metadata is published, tried in order until one is not 404
         self.metadata_urls = metadata_urls
+        #: origins the discovered jwks_uri may use: the issuer's, and these
+        self.trusted_origins = trusted_origins
+        #: until when the discovered jwks_uri is fresh (metadata max-age)
+        self.metadata_fresh_until = float("-inf")
         self.policy = policy
         self._clock = clock
         self._state = (
@@ -198,6 +215,8 @@ class JWKSCache:
         )
         #: incremented by every completed fetch attempt (single-flight check)
         self.generation = 0
+        #: receives ``JWKSFetched`` and ``StaleKeysServed`` (``m2m_guard.events``)
+        self.on_event: EventHook | None = None
         #: serialises fetches from threads (async drivers keep per-loop locks)
         self.thread_lock = threading.Lock()
         self._apply_lock = threading.Lock()
@@ -236,16 +255,22 @@ class JWKSCache:
         state = self._state
         if state.keys is None or key not in state.keys.keys:
             return False
-        return now < state.fresh_until or (
-            self._usable(state, now) and not self._may_fetch(state, now)
-        )
+        if now < state.fresh_until:
+            return True
+        if self._usable(state, now) and not self._may_fetch(state, now):
+            emit(self.on_event, StaleKeysServed(self.url, now - state.fresh_until))
+            return True
+        return False
 
     def lookup(self, kid: str | None, alg: str) -> tuple[VerificationKey | None, Need]:
         """Find the key for a token and say whether a refresh is wanted."""
         state, now = self._state, self._clock()
         key = state.keys.select(kid, alg) if self._usable(state, now) and state.keys else None
         if key is not None:
-            if now < state.fresh_until or not self._may_fetch(state, now):
+            if now < state.fresh_until:
+                return key, Need.NOTHING
+            if not self._may_fetch(state, now):
+                emit(self.on_event, StaleKeysServed(self.url, now - state.fresh_until))
                 return key, Need.NOTHING
             return key, Need.OPPORTUNISTIC
         return None, Need.REQUIRED if self._may_fetch(state, now) else Need.NOTHING
@@ -259,27 +284,46 @@ class JWKSCache:
         return generation == self.generation and self._may_fetch(self._state, self._clock())
 
     def refresh_flow(self) -> Generator[HttpGet, FetchResponse, None]:
-        """One refresh attempt: discovery if still needed, then the JWKS.
+        """One refresh attempt: the metadata if due, then the JWKS.
 
         Drivers run it while holding their lock, answering each ``HttpGet``.
+        A metadata refresh that fails keeps the known ``jwks_uri`` (the same
+        stale-if-error rule as keys); without one, the attempt has failed.
         """
-        if self.url is None:
-            assert self.discover_from is not None
-            response = FetchResponse(None, {})
-            for url in self.metadata_urls:
-                response = yield HttpGet(url, {"accept": "application/json"})
-                if response.status != 404:
-                    break
-            if response.status != 200:
-                self.apply(response)
-                return
-            jwks_uri, reason = jwks_uri_from_metadata(response.body, self.discover_from)
-            if jwks_uri is None:
+        if self.discover_from is not None and self._clock() >= self.metadata_fresh_until:
+            reason = yield from self._discover()
+            if reason and self.url is None:
                 self.apply(FetchResponse(None, {}, reason=f"discovery: {reason}"))
                 return
-            logger.info("discovered JWKS URL %s for issuer %s", jwks_uri, self.discover_from)
-            self.url = jwks_uri
+            if reason:
+                logger.warning(
+                    "discovery for %s failed: %s; keeping %s", self.discover_from, reason, self.url
+                )
+        assert self.url is not None
         self.apply((yield HttpGet(self.url, self.request_headers())))
+
+    def _discover(self) -> Generator[HttpGet, FetchResponse, str]:
+        """Fetch the issuer's metadata; ``""`` on success, else why not."""
+        assert self.discover_from is not None
+        response = FetchResponse(None, {})
+        for url in self.metadata_urls:
+            response = yield HttpGet(url, {"accept": "application/json"})
+            if response.status != 404:
+                break
+        if response.status != 200:
+            return response.reason or f"HTTP {response.status}"
+        jwks_uri, reason = jwks_uri_from_metadata(
+            response.body, self.discover_from, self.trusted_origins
+        )
+        if jwks_uri is None:
+            return reason
+        if jwks_uri != self.url:
+            logger.info("discovered JWKS URL %s for issuer %s", jwks_uri, self.discover_from)
+        self.url = jwks_uri
+        self.metadata_fresh_until = self._clock() + self._max_age(
+            response.headers, default=self.policy.max_max_age
+        )
+        return ""
 
     def request_headers(self) -> dict[str, str]:
         """Headers for the next fetch: a conditional GET when an ETag is known."""
@@ -314,16 +358,29 @@ class JWKSCache:
                 self.url or self.discover_from,
                 reason,
                 "serving cached keys" if self._usable(state, now) else "no usable keys",
+                extra=_log_fields(self.url or self.discover_from, response),
             )
             new = _State(state.keys, state.fresh_until, now, True, state.etag)
+            count = 0
         else:
             max_age = self._max_age(response.headers)
             etag = response.headers.get("etag") or (state.etag if response.status == 304 else None)
             new = _State(keys, now + max_age, now, False, etag)
+            count = len(keys.keys)
             logger.info(
-                "JWKS from %s: %d key(s), fresh for %.0fs", self.url, len(keys.keys), max_age
+                "JWKS from %s: %d key(s), fresh for %.0fs",
+                self.url,
+                count,
+                max_age,
+                extra=_log_fields(self.url, response),
             )
         self._state = new
+        url = self.url or self.discover_from
+        ok = keys is not None
+        emit(
+            self.on_event,
+            JWKSFetched(url, response.status, response.duration, ok, reason, count),
+        )
         self.generation += 1
 
     def _parse(self, response: FetchResponse, state: _State) -> tuple[KeySet | None, str]:
@@ -347,11 +404,11 @@ class JWKSCache:
             return None, "no usable key in the set"
         return keys, ""
 
-    def _max_age(self, headers: Mapping[str, str]) -> float:
+    def _max_age(self, headers: Mapping[str, str], default: float | None = None) -> float:
         cache_control = headers.get("cache-control", "")
         policy = self.policy
         if _NO_CACHE.search(cache_control):
             return policy.min_max_age
         match = _MAX_AGE.search(cache_control)
-        max_age = float(match.group(1)) if match else policy.default_max_age
+        max_age = float(match.group(1)) if match else (default or policy.default_max_age)
         return min(max(max_age, policy.min_max_age), policy.max_max_age)

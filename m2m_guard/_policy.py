@@ -54,6 +54,24 @@ def _timestamp(claims: Mapping[str, Any], name: str) -> float | None:
     return float(value)
 
 
+_ABSENT: Any = object()
+
+
+def _claim(claims: Mapping[str, Any], name: str) -> Any:
+    """A claim by name; a dotted name not present as such is a path into
+    nested objects (Keycloak's ``realm_access.roles``)."""
+    if name in claims:
+        return claims[name]
+    if "." not in name:
+        return _ABSENT
+    value: Any = claims
+    for part in name.split("."):
+        if not isinstance(value, Mapping) or part not in value:
+            return _ABSENT
+        value = value[part]
+    return value
+
+
 def _intern_repeated(claims: dict[str, Any]) -> None:
     # Verified tokens stay in the token cache, and every token of an issuer
     # or a client repeats these values: keep one copy of each.
@@ -90,6 +108,8 @@ class ClaimsPolicy:
     max_token_age: float | None = None
     max_lifetime: float | None = None
     required_claims: tuple[str, ...] = ("iss", "aud", "exp", "iat")
+    #: the claim that names the audience (Cognito access tokens: client_id)
+    audience_claim: str = "aud"
     client_id_claims: tuple[str, ...] = ("sub", "client_id", "azp", "cid", "appid")
     scope_claims: tuple[str, ...] = ("scope", "scp")
     strict_rfc9068: bool = False
@@ -135,10 +155,11 @@ class ClaimsPolicy:
         iss = claims.get("iss")
         if "iss" in claims and (not isinstance(iss, str) or iss not in self.issuers):
             raise InvalidIssuerError()
-        aud = claims.get("aud")
+        name = self.audience_claim
+        aud = claims.get(name)
         audiences = [aud] if isinstance(aud, str) else aud
         if not isinstance(audiences, list) or not all(isinstance(a, str) for a in audiences):
-            raise InvalidAudienceError("The token's 'aud' claim is missing or malformed.")
+            raise InvalidAudienceError(f"The token's {name!r} claim is missing or malformed.")
         if self.audiences.isdisjoint(audiences):
             raise InvalidAudienceError()
 
@@ -150,13 +171,14 @@ class ClaimsPolicy:
         client_id = self._client_id(claims)
         scopes: list[str] = []
         for name in self.scope_claims:
-            if name in claims:
-                scopes.extend(parse_scope_claim(name, claims[name]))
+            value = _claim(claims, name)
+            if value is not _ABSENT:
+                scopes.extend(parse_scope_claim(name, value))
         jti = claims.get("jti")
         if jti is not None and not isinstance(jti, str):
             raise InvalidClaimError("jti", "The token's 'jti' claim must be a string.")
         _intern_repeated(claims)
-        aud = claims.get("aud")
+        aud = claims.get(self.audience_claim)
         view = MappingProxyType(claims)
         return M2MClaims(
             client_id=client_id,

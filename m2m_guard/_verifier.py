@@ -9,23 +9,28 @@ import os
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import httpx
 from jwt.exceptions import InvalidKeyError
 
+from . import _presets
 from ._claims import M2MClaims
 from ._config import stytch_settings, verifier_from_mapping
 from ._discovery import discovery_urls
 from ._drivers import AsyncDriver, SyncDriver
 from ._engine import Engine, check_scopes, run_sync
-from ._errors import ConfigurationError
+from ._errors import ConfigurationError, M2MGuardError
 from ._jwks import JWKSCache, JWKSPolicy
 from ._jws import extract_bearer_token
 from ._keys import ASYMMETRIC_ALGORITHMS, KeySet, key_from_pem
 from ._policy import ClaimsPolicy
 from ._scopes import normalize_scopes
+from .events import EventHook, TokenVerified, VerificationFailed, emit
+
+if TYPE_CHECKING:
+    from ._multi import MultiIssuerVerifier
 
 __all__ = ["Verifier"]
 
@@ -45,6 +50,12 @@ def _strings(value: str | Iterable[str], what: str) -> frozenset[str]:
 def _names(value: Sequence[str], what: str) -> tuple[str, ...]:
     _strings(value, what)
     return tuple(dict.fromkeys([value] if isinstance(value, str) else value))
+
+
+def _origin(url: str, what: str) -> str:
+    _check_url(url, what)
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
 
 
 def _check_url(url: str, what: str) -> None:
@@ -109,12 +120,19 @@ class Verifier:
         client_id_claims: where the client id is read, first present wins.
         scope_claims: claims that carry scopes (merged).
         strict_rfc9068: require ``typ`` ``at+jwt`` and RFC 9068's claims.
+        audience_claim: the claim compared with ``audience`` (``aud``;
+            Cognito access tokens name their app client in ``client_id``).
+        trusted_jwks_origins: with discovery, origins (``https://host``)
+            besides the issuer's own that the metadata's ``jwks_uri`` may use.
         max_token_size: tokens longer than this are rejected unparsed.
         token_cache_size: how many verified tokens to remember (0: none).
             A cached token is re-checked for time and key on every use.
         jwks_policy: JWKS cache tuning (max-age bounds, cooldown, timeouts).
         http_client / async_http_client: your own httpx clients for fetches.
         clock: seconds since the epoch; injectable for tests.
+        on_event: called with every ``m2m_guard.events`` event (JWKS
+            fetches, stale keys served, tokens verified or refused), for
+            metrics; it must be quick, and it may not raise (errors are logged).
     """
 
     def __init__(
@@ -134,12 +152,15 @@ class Verifier:
         client_id_claims: Sequence[str] = _DEFAULT_CLIENT_ID_CLAIMS,
         scope_claims: Sequence[str] = ("scope", "scp"),
         strict_rfc9068: bool = False,
+        audience_claim: str = "aud",
+        trusted_jwks_origins: Sequence[str] = (),
         max_token_size: int = 8192,
         token_cache_size: int = 4096,
         jwks_policy: JWKSPolicy | None = None,
         http_client: httpx.Client | None = None,
         async_http_client: httpx.AsyncClient | None = None,
         clock: Callable[[], float] = time.time,
+        on_event: EventHook | None = None,
     ) -> None:
         sources = [s for s in (jwks_url, jwks, public_key, discovery_url) if s is not None]
         if len(sources) != 1:
@@ -180,6 +201,7 @@ class Verifier:
             client_id_claims=_names(client_id_claims, "client_id_claims"),
             scope_claims=_names(scope_claims, "scope_claims"),
             strict_rfc9068=strict_rfc9068,
+            audience_claim=_names(audience_claim, "audience_claim")[0],
         )
         static = None if jwks is None and public_key is None else _static_keys(jwks, public_key)
         expected_issuer: str | None = None
@@ -200,6 +222,7 @@ class Verifier:
             static_keys=static,
             discover_from=expected_issuer,
             metadata_urls=metadata_urls,
+            trusted_origins=tuple(_origin(o, "trusted_jwks_origins") for o in trusted_jwks_origins),
         )
         self._engine = Engine(
             self.policy,
@@ -208,6 +231,8 @@ class Verifier:
             max_token_size=max_token_size,
             token_cache_size=token_cache_size,
         )
+        self.cache.on_event = on_event
+        self._on_event = on_event
         self._sync = SyncDriver(http_client)
         self._async = AsyncDriver(async_http_client)
 
@@ -228,6 +253,75 @@ class Verifier:
                 ``max_token_age`` …), overriding the preset.
         """
         return cls(**{**stytch_settings(project_id, environment, b2b=b2b), **kwargs})
+
+    @classmethod
+    def for_auth0(cls, domain: str, *, audience: str | Sequence[str], **kwargs: Any) -> Verifier:
+        """Auth0 M2M tokens: ``domain`` like ``tenant.us.auth0.com``; ``audience``
+        is the API identifier. Client id from ``azp``; scopes from ``scope`` and
+        ``permissions`` (RBAC)."""
+        return cls(**{**_presets.auth0(domain, audience), **kwargs})
+
+    @classmethod
+    def for_okta(
+        cls,
+        org_url: str,
+        *,
+        audience: str | Sequence[str] = "api://default",
+        authorization_server: str = "default",
+        **kwargs: Any,
+    ) -> Verifier:
+        """Okta client-credentials tokens of a custom authorization server.
+        Client id from ``cid``; scopes from ``scp``."""
+        settings = _presets.okta(
+            org_url, authorization_server=authorization_server, audience=audience
+        )
+        return cls(**{**settings, **kwargs})
+
+    @classmethod
+    def for_entra(
+        cls, tenant_id: str, *, audience: str | Sequence[str], version: int = 2, **kwargs: Any
+    ) -> Verifier:
+        """Microsoft Entra ID app-only tokens; permissions come from ``roles``.
+        ``version``: the access-token version the API accepts (2 or 1)."""
+        login_host = kwargs.pop("login_host", "login.microsoftonline.com")
+        settings = _presets.entra(
+            tenant_id, audience=audience, version=version, login_host=login_host
+        )
+        return cls(**{**settings, **kwargs})
+
+    @classmethod
+    def for_keycloak(
+        cls, base_url: str, realm: str, *, audience: str | Sequence[str], **kwargs: Any
+    ) -> Verifier:
+        """Keycloak service-account tokens; scopes from ``scope`` and realm roles."""
+        return cls(**{**_presets.keycloak(base_url, realm, audience=audience), **kwargs})
+
+    @classmethod
+    def for_cognito(
+        cls,
+        region: str,
+        user_pool_id: str,
+        *,
+        client_ids: str | Sequence[str],
+        **kwargs: Any,
+    ) -> Verifier:
+        """AWS Cognito client-credentials tokens; ``client_ids`` are the accepted
+        app clients (Cognito access tokens carry ``client_id``, no ``aud``)."""
+        host = kwargs.pop("host", None)
+        settings = _presets.cognito(region, user_pool_id, client_ids=client_ids, host=host)
+        return cls(**{**settings, **kwargs})
+
+    @staticmethod
+    def combine(*verifiers: Verifier) -> MultiIssuerVerifier:
+        """One verifier for several issuers, e.g. Stytch and Auth0 at once.
+
+        The token's unverified ``iss`` chooses which verifier checks it;
+        that one alone decides. An unknown ``iss`` is refused (401) without
+        any network call. The result works wherever a ``Verifier`` does.
+        """
+        from ._multi import MultiIssuerVerifier
+
+        return MultiIssuerVerifier(verifiers)
 
     @classmethod
     def from_discovery(
@@ -288,10 +382,17 @@ class Verifier:
             KeysUnavailableError: (503) no keys to check it with right now.
         """
         engine = self._engine
-        claims = engine.cached(token, max_token_age)
-        if claims is None:
-            claims = run_sync(engine.flow(token, max_token_age), self._sync.refresh)
-        check_scopes(claims, normalize_scopes(required_scopes), normalize_scopes(any_scopes))
+        try:
+            claims = engine.cached(token, max_token_age)
+            cached = claims is not None
+            if claims is None:
+                claims = run_sync(engine.flow(token, max_token_age), self._sync.refresh)
+            check_scopes(claims, normalize_scopes(required_scopes), normalize_scopes(any_scopes))
+        except M2MGuardError as exc:
+            self._failed(exc)
+            raise
+        if self._on_event is not None:
+            emit(self._on_event, TokenVerified(claims.client_id, claims.issuer, cached))
         return claims
 
     async def verify_async(
@@ -304,32 +405,60 @@ class Verifier:
     ) -> M2MClaims:
         """Like ``verify``, for async code: key fetches do not block the loop."""
         engine = self._engine
-        claims = engine.cached(token, max_token_age)
-        if claims is None:
-            flow = engine.flow(token, max_token_age)
-            try:
-                request = next(flow)
-                while True:
-                    await self._async.refresh(request)
+        try:
+            claims = engine.cached(token, max_token_age)
+            cached = claims is not None
+            if claims is None:
+                flow = engine.flow(token, max_token_age)
+                try:
                     request = next(flow)
-            except StopIteration as done:
-                claims = done.value
-        check_scopes(claims, normalize_scopes(required_scopes), normalize_scopes(any_scopes))
+                    while True:
+                        await self._async.refresh(request)
+                        request = next(flow)
+                except StopIteration as done:
+                    claims = done.value
+            check_scopes(claims, normalize_scopes(required_scopes), normalize_scopes(any_scopes))
+        except M2MGuardError as exc:
+            self._failed(exc)
+            raise
+        if self._on_event is not None:
+            emit(self._on_event, TokenVerified(claims.client_id, claims.issuer, cached))
         return claims
 
-    def cached_bearer(self, authorization: Sequence[str]) -> M2MClaims | None:
-        """The claims for a request whose only ``Authorization`` value is
-        ``Bearer <token>`` with a token this verifier has already accepted and
-        that is still valid; ``None`` means: take the full path.
+    def _failed(self, exc: M2MGuardError) -> None:
+        logger.debug("token refused: %s (%s)", type(exc).__name__, exc.description)
+        if self._on_event is not None:
+            emit(self._on_event, VerificationFailed(type(exc).__name__, exc.error, exc.status_code))
 
-        The fast lane of the integrations: a hit proves the header's syntax
-        too, since only verified tokens are cached. Scopes are not checked.
+    def cached_bearer(
+        self,
+        authorization: Sequence[str],
+        required_scopes: Sequence[str] = (),
+        any_scopes: Sequence[str] = (),
+    ) -> M2MClaims | None:
+        """The integrations' fast lane: the claims for a request whose only
+        ``Authorization`` value is ``Bearer <token>`` with a token this
+        verifier has already accepted and that is still valid; ``None``
+        means: take the full path. A hit proves the header's syntax too,
+        since only verified tokens are cached.
+
+        ``required_scopes`` / ``any_scopes`` must be normalised already
+        (``Guard`` does it once); a hit lacking one raises
+        ``InsufficientScopeError``.
         """
-        if len(authorization) == 1:
-            value = authorization[0]
-            if value.startswith("Bearer "):
-                return self._engine.cached_bearer(value)
-        return None
+        if len(authorization) != 1 or not authorization[0].startswith("Bearer "):
+            return None
+        claims = self._engine.cached_bearer(authorization[0])
+        if claims is None:
+            return None
+        try:
+            check_scopes(claims, required_scopes, any_scopes)
+        except M2MGuardError as exc:
+            self._failed(exc)
+            raise
+        if self._on_event is not None:
+            emit(self._on_event, TokenVerified(claims.client_id, claims.issuer, True))
+        return claims
 
     def verify_header(
         self,

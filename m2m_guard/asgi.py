@@ -23,8 +23,9 @@ from typing import Any
 
 from ._claims import M2MClaims
 from ._errors import M2MGuardError
-from ._guard import Guard, error_response
-from ._verifier import Verifier
+from ._guard import ErrorResponse, Guard, error_response
+from ._multi import TokenVerifier
+from ._resource import ProtectedResource
 
 __all__ = ["M2MGuardMiddleware", "get_claims", "send_error"]
 
@@ -54,18 +55,21 @@ class M2MGuardMiddleware:
         optional: let requests without any token through (a bad token is
             still rejected); the claims are then ``None``.
         realm: the ``realm`` of the ``WWW-Authenticate`` challenge.
+        resource_metadata: RFC 9728 metadata to serve at its well-known path
+            (unauthenticated) and to name in every challenge.
     """
 
     def __init__(
         self,
         app: ASGIApp,
         *,
-        verifier: Verifier,
+        verifier: TokenVerifier,
         exclude_paths: Iterable[str] = (),
         required_scopes: str | Iterable[str] = (),
         any_scopes: str | Iterable[str] = (),
         optional: bool = False,
         realm: str = "api",
+        resource_metadata: ProtectedResource | None = None,
     ) -> None:
         self.app = app
         self.guard = Guard(
@@ -75,6 +79,7 @@ class M2MGuardMiddleware:
             exclude_paths=exclude_paths,
             optional=optional,
             realm=realm,
+            resource_metadata=resource_metadata,
         )
         self._attach = _claims_attacher()
 
@@ -83,6 +88,11 @@ class M2MGuardMiddleware:
             await self.app(scope, receive, send)
             return
         scope[VERIFIER_KEY] = self.guard.verifier
+        if self.guard.resource is not None and scope["type"] == "http":
+            metadata = self.guard.metadata_response(scope["method"], _route_path(scope))
+            if metadata is not None:
+                await _respond(send, metadata)
+                return
         if self.guard.exclude and self.guard.exclude.matches(_route_path(scope)):
             await self.app(scope, receive, send)
             return
@@ -93,7 +103,7 @@ class M2MGuardMiddleware:
             if claims is None:
                 claims = await self.guard.check_async(authorization)
         except M2MGuardError as exc:
-            await send_error(scope, send, exc, self.guard.realm)
+            await send_error(scope, send, exc, answer=self.guard.error_response(exc))
             return
         self._attach(scope, claims)
         await self.app(scope, receive, send)
@@ -117,16 +127,31 @@ def authorization_values(scope: Scope) -> list[str]:
     ]
 
 
-async def send_error(scope: Scope, send: Send, exc: M2MGuardError, realm: str = "api") -> None:
-    """Answer ``exc`` with raw ASGI messages (on a websocket: before accepting it)."""
-    answer = error_response(exc, realm)
-    prefix = ""
+async def send_error(
+    scope: Scope,
+    send: Send,
+    exc: M2MGuardError,
+    realm: str = "api",
+    *,
+    answer: ErrorResponse | None = None,
+) -> None:
+    """Answer ``exc`` with raw ASGI messages (on a websocket: before accepting it).
+
+    ``answer`` is the rendered response when the caller has one (a guard's,
+    with its RFC 9728 pointer); otherwise it is rendered for ``realm``.
+    """
+    answer = answer or error_response(exc, realm)
     if scope["type"] == "websocket":
         if _DENIAL_EXTENSION not in (scope.get("extensions") or {}):
             code = _TRY_AGAIN_LATER if exc.status_code == 503 else _POLICY_VIOLATION
             await send({"type": "websocket.close", "code": code, "reason": exc.error or ""})
             return
-        prefix = "websocket."
+        await _respond(send, answer, "websocket.")
+        return
+    await _respond(send, answer)
+
+
+async def _respond(send: Send, answer: ErrorResponse, prefix: str = "") -> None:
     headers = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in answer.headers]
     await send(
         {"type": f"{prefix}http.response.start", "status": answer.status, "headers": headers}

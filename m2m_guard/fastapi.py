@@ -38,7 +38,7 @@ from starlette.websockets import WebSocket
 from ._claims import M2MClaims
 from ._errors import M2MGuardError
 from ._guard import Guard, error_response
-from ._verifier import Verifier
+from ._multi import TokenVerifier
 from .asgi import send_error
 from .starlette import authenticate
 
@@ -93,7 +93,7 @@ class M2MBearer(SecurityBase):
 
     def __init__(
         self,
-        verifier: Verifier,
+        verifier: TokenVerifier,
         *,
         optional: bool = False,
         realm: str = "api",

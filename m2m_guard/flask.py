@@ -34,6 +34,7 @@ from ._claims import M2MClaims
 from ._config import verifier_from_mapping
 from ._errors import M2MGuardError
 from ._guard import ErrorResponse, Guard, PathMatcher
+from ._multi import TokenVerifier
 from ._scopes import normalize_scopes
 from ._verifier import Verifier
 from .wsgi import get_claims
@@ -82,7 +83,7 @@ class _Rule:
 class _State:
     """``app.extensions["m2m_guard"]``: the verifier of one application."""
 
-    verifier: Verifier
+    verifier: TokenVerifier
     realm: str
     guards: dict[_Rule, Guard] = field(default_factory=dict)
 
@@ -105,7 +106,7 @@ class M2MGuard:
     """
 
     def __init__(
-        self, app: Flask | None = None, *, verifier: Verifier | None = None, realm: str = "api"
+        self, app: Flask | None = None, *, verifier: TokenVerifier | None = None, realm: str = "api"
     ) -> None:
         self.verifier = verifier
         self.realm = realm

@@ -36,8 +36,8 @@ from ._claims import M2MClaims
 from ._engine import check_scopes
 from ._errors import ConfigurationError, M2MGuardError
 from ._guard import Guard, error_response
+from ._multi import TokenVerifier
 from ._scopes import normalize_scopes
-from ._verifier import Verifier
 from .asgi import VERIFIER_KEY, M2MGuardMiddleware, Scope, attach_state, get_claims, send_error
 
 __all__ = [
@@ -135,7 +135,7 @@ def _connection(args: tuple[Any, ...], kwargs: dict[str, Any]) -> HTTPConnection
 def require_scopes(
     *scopes: str,
     any_of: bool = False,
-    verifier: Verifier | None = None,
+    verifier: TokenVerifier | None = None,
     optional: bool = False,
     realm: str = "api",
 ) -> Callable[[_Endpoint], _Endpoint]:

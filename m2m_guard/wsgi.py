@@ -33,8 +33,9 @@ from typing import TYPE_CHECKING
 
 from ._claims import M2MClaims
 from ._errors import M2MGuardError
-from ._guard import Guard
-from ._verifier import Verifier
+from ._guard import ErrorResponse, Guard
+from ._multi import TokenVerifier
+from ._resource import ProtectedResource
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -68,6 +69,8 @@ class M2MGuardMiddleware:
         optional: let requests without a token through (``get_claims`` is
             ``None``); a token that is sent must still be valid.
         realm: the ``realm`` of the ``WWW-Authenticate`` challenge.
+        resource_metadata: RFC 9728 metadata to serve at its well-known path
+            (unauthenticated) and to name in every challenge.
 
     Raises:
         ConfigurationError: an invalid verifier or ``exclude_paths`` entry.
@@ -77,12 +80,13 @@ class M2MGuardMiddleware:
         self,
         app: WSGIApplication,
         *,
-        verifier: Verifier,
+        verifier: TokenVerifier,
         exclude_paths: Iterable[str] = (),
         required_scopes: str | Iterable[str] = (),
         any_scopes: str | Iterable[str] = (),
         optional: bool = False,
         realm: str = "api",
+        resource_metadata: ProtectedResource | None = None,
     ) -> None:
         self.app = app
         self.guard = Guard(
@@ -92,20 +96,28 @@ class M2MGuardMiddleware:
             exclude_paths=exclude_paths,
             optional=optional,
             realm=realm,
+            resource_metadata=resource_metadata,
         )
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        if self.guard.resource is not None:
+            metadata = self.guard.metadata_response(environ["REQUEST_METHOD"], _path(environ))
+            if metadata is not None:
+                return _respond(start_response, metadata)
         if self.guard.exclude and self.guard.exclude.matches(_path(environ)):
             return self.app(environ, start_response)
         authorization = environ.get("HTTP_AUTHORIZATION")
         try:
             claims = self.guard.check(() if authorization is None else (authorization,))
         except M2MGuardError as exc:
-            reply = self.guard.error_response(exc)
-            start_response(f"{reply.status} {HTTPStatus(reply.status).phrase}", list(reply.headers))
-            return [reply.body]
+            return _respond(start_response, self.guard.error_response(exc))
         environ[ENVIRON_KEY] = claims
         return self.app(environ, start_response)
+
+
+def _respond(start_response: StartResponse, answer: ErrorResponse) -> list[bytes]:
+    start_response(f"{answer.status} {HTTPStatus(answer.status).phrase}", list(answer.headers))
+    return [answer.body]
 
 
 def _path(environ: WSGIEnvironment) -> str:

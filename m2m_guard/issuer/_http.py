@@ -27,6 +27,8 @@ __all__ = [
     "basic_credentials",
     "endpoint",
     "error_response",
+    "is_json",
+    "media_type",
     "ok",
     "parse_json_object",
     "parse_token_body",
@@ -129,6 +131,14 @@ def parse_json_object(raw: bytes) -> dict[str, Any]:
         ) from exc
     if not isinstance(value, dict):
         raise BadRequestError("The request body must be a JSON object.", error_type="invalid_json")
+    try:
+        # An escaped lone surrogate ("\\ud800") decodes to a str that is not
+        # Unicode text (RFC 8259 §8.2): SQLite and the response encoder would fail.
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise BadRequestError(
+            "The request body contains an unpaired surrogate.", error_type="invalid_json"
+        ) from exc
     return value
 
 
@@ -150,14 +160,24 @@ def _parse_form(raw: bytes) -> dict[str, Any]:
     return form
 
 
+def media_type(request: Request) -> str:
+    """The request's media type, lower case, without parameters."""
+    return request.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
+def is_json(media: str) -> bool:
+    """Whether a media type is JSON (``application/json`` or ``*/*+json``)."""
+    return media == "application/json" or media.endswith("+json")
+
+
 def parse_token_body(request: Request, raw: bytes) -> dict[str, Any]:
     """Token request parameters from a JSON or form-urlencoded body."""
-    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if media_type == "application/x-www-form-urlencoded":
+    media = media_type(request)
+    if media == "application/x-www-form-urlencoded":
         return _parse_form(raw)
-    if media_type == "application/json" or media_type.endswith("+json"):
+    if is_json(media):
         return parse_json_object(raw)
-    if not media_type and not raw.strip():
+    if not media and not raw.strip():
         return {}
     raise BadRequestError("The body must be application/json or application/x-www-form-urlencoded.")
 

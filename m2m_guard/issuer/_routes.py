@@ -28,7 +28,15 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from ._errors import BadRequestError, UnauthorizedError
-from ._http import basic_credentials, endpoint, ok, parse_json_object, read_body
+from ._http import (
+    basic_credentials,
+    endpoint,
+    is_json,
+    media_type,
+    ok,
+    parse_json_object,
+    read_body,
+)
 from ._local import LocalIssuer
 
 __all__ = ["ManagementRoutes", "run_blocking"]
@@ -93,7 +101,15 @@ class ManagementRoutes:
 
     async def _body(self, request: Request, allowed: frozenset[str]) -> dict[str, Any]:
         self._authorize(request)
-        body = parse_json_object(await read_body(request, self.max_body_bytes))
+        raw = await read_body(request, self.max_body_bytes)
+        if raw.strip() and not is_json(media_type(request)):
+            # Browsers send text/plain and form bodies cross-origin without a
+            # preflight; with cached Basic credentials that would be CSRF.
+            raise BadRequestError(
+                "The request body must be JSON (Content-Type: application/json).",
+                error_type="invalid_content_type",
+            )
+        body = parse_json_object(raw)
         unknown = sorted(set(body) - allowed - {"client_id"})
         if unknown:
             raise BadRequestError(f"Unknown field(s): {', '.join(unknown)}.")

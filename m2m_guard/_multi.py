@@ -1,0 +1,229 @@
+"""One verifier for tokens from several issuers (``Verifier.combine``).
+
+Each issuer keeps its own ``Verifier``: key source, audience, algorithms,
+claim mapping, JWKS cache and token cache. The token's unverified ``iss``
+only chooses which one checks it; everything is then verified against that
+issuer alone, so a token can never borrow another issuer's keys or rules,
+and a token naming an unknown issuer is refused without any network call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from types import TracebackType
+from typing import Protocol, runtime_checkable
+
+from ._claims import M2MClaims
+from ._engine import check_scopes
+from ._errors import ConfigurationError, InvalidIssuerError, MalformedTokenError
+from ._jws import extract_bearer_token, parse_token
+from ._scopes import normalize_scopes
+from ._verifier import Verifier
+
+__all__ = ["MultiIssuerVerifier", "TokenVerifier"]
+
+
+@runtime_checkable
+class TokenVerifier(Protocol):
+    """What the integrations need from a verifier (``Verifier`` and
+    ``MultiIssuerVerifier`` both are one)."""
+
+    def verify(
+        self,
+        token: str,
+        required_scopes: str | Iterable[str] = (),
+        *,
+        any_scopes: str | Iterable[str] = (),
+        max_token_age: float | None = None,
+    ) -> M2MClaims: ...
+
+    async def verify_async(
+        self,
+        token: str,
+        required_scopes: str | Iterable[str] = (),
+        *,
+        any_scopes: str | Iterable[str] = (),
+        max_token_age: float | None = None,
+    ) -> M2MClaims: ...
+
+    def cached_bearer(
+        self,
+        authorization: Sequence[str],
+        required_scopes: Sequence[str] = (),
+        any_scopes: Sequence[str] = (),
+    ) -> M2MClaims | None: ...
+
+    def warm_up(self) -> bool: ...
+
+    async def warm_up_async(self) -> bool: ...
+
+    def close(self) -> None: ...
+
+    async def aclose(self) -> None: ...
+
+
+class MultiIssuerVerifier:
+    """Verifies tokens of several issuers, each with its own ``Verifier``.
+
+    Build it with ``Verifier.combine(verifier_a, verifier_b, ...)``.
+    """
+
+    def __init__(self, verifiers: Iterable[Verifier]) -> None:
+        self.verifiers: tuple[Verifier, ...] = tuple(verifiers)
+        if not self.verifiers or not all(isinstance(v, Verifier) for v in self.verifiers):
+            raise ConfigurationError("combine needs one or more Verifier objects")
+        self._by_issuer: dict[str, Verifier] = {}
+        for verifier in self.verifiers:
+            for issuer in verifier.policy.issuers:
+                if issuer in self._by_issuer:
+                    raise ConfigurationError(f"issuer {issuer!r} is configured twice")
+                self._by_issuer[issuer] = verifier
+        self._max_token_size = max(v._engine.max_token_size for v in self.verifiers)
+
+    @property
+    def issuers(self) -> frozenset[str]:
+        """Every accepted issuer."""
+        return frozenset(self._by_issuer)
+
+    def _cached(
+        self, token: str, required: Iterable[str], any_of: Iterable[str], age: float | None
+    ) -> M2MClaims | None:
+        for verifier in self.verifiers:
+            claims = verifier._engine.cached(token, age)
+            if claims is not None:
+                check_scopes(claims, normalize_scopes(required), normalize_scopes(any_of))
+                return claims
+        return None
+
+    def _select(self, token: str) -> Verifier:
+        """The verifier of the token's (unverified) issuer; nothing is fetched."""
+        if not isinstance(token, str):
+            raise MalformedTokenError("The access token must be a string.")
+        issuer = parse_token(token, max_size=self._max_token_size).claims.get("iss")
+        verifier = self._by_issuer.get(issuer) if isinstance(issuer, str) else None
+        if verifier is None:
+            raise InvalidIssuerError()
+        return verifier
+
+    def verify(
+        self,
+        token: str,
+        required_scopes: str | Iterable[str] = (),
+        *,
+        any_scopes: str | Iterable[str] = (),
+        max_token_age: float | None = None,
+    ) -> M2MClaims:
+        """Verify with the token's issuer's verifier (see ``Verifier.verify``)."""
+        claims = self._cached(token, required_scopes, any_scopes, max_token_age)
+        if claims is not None:
+            return claims
+        return self._select(token).verify(
+            token, required_scopes, any_scopes=any_scopes, max_token_age=max_token_age
+        )
+
+    async def verify_async(
+        self,
+        token: str,
+        required_scopes: str | Iterable[str] = (),
+        *,
+        any_scopes: str | Iterable[str] = (),
+        max_token_age: float | None = None,
+    ) -> M2MClaims:
+        """Like ``verify``, for async code."""
+        claims = self._cached(token, required_scopes, any_scopes, max_token_age)
+        if claims is not None:
+            return claims
+        return await self._select(token).verify_async(
+            token, required_scopes, any_scopes=any_scopes, max_token_age=max_token_age
+        )
+
+    def verify_header(
+        self,
+        authorization: str | Sequence[str] | None,
+        required_scopes: str | Iterable[str] = (),
+        *,
+        any_scopes: str | Iterable[str] = (),
+        max_token_age: float | None = None,
+    ) -> M2MClaims:
+        """Verify ``Authorization`` header value(s) (see ``Verifier.verify_header``)."""
+        token = extract_bearer_token(authorization)
+        return self.verify(
+            token, required_scopes, any_scopes=any_scopes, max_token_age=max_token_age
+        )
+
+    async def verify_header_async(
+        self,
+        authorization: str | Sequence[str] | None,
+        required_scopes: str | Iterable[str] = (),
+        *,
+        any_scopes: str | Iterable[str] = (),
+        max_token_age: float | None = None,
+    ) -> M2MClaims:
+        """Like ``verify_header``, for async code."""
+        token = extract_bearer_token(authorization)
+        return await self.verify_async(
+            token, required_scopes, any_scopes=any_scopes, max_token_age=max_token_age
+        )
+
+    def cached_bearer(
+        self,
+        authorization: Sequence[str],
+        required_scopes: Sequence[str] = (),
+        any_scopes: Sequence[str] = (),
+    ) -> M2MClaims | None:
+        """The fast lane of the integrations (see ``Verifier.cached_bearer``)."""
+        for verifier in self.verifiers:
+            claims = verifier.cached_bearer(authorization, required_scopes, any_scopes)
+            if claims is not None:
+                return claims
+        return None
+
+    @property
+    def ready(self) -> bool:
+        """Whether every issuer has usable keys cached."""
+        return all(v.ready for v in self.verifiers)
+
+    def warm_up(self) -> bool:
+        """Fetch every issuer's keys now; never raises. Whether all are ready."""
+        ready = [v.warm_up() for v in self.verifiers]  # each one, no short cut
+        return all(ready)
+
+    async def warm_up_async(self) -> bool:
+        """Like ``warm_up``, for async code."""
+        ready = [await v.warm_up_async() for v in self.verifiers]  # each one, no short cut
+        return all(ready)
+
+    def close(self) -> None:
+        """Close every verifier's own HTTP client."""
+        for verifier in self.verifiers:
+            verifier.close()
+
+    async def aclose(self) -> None:
+        """Close every verifier's own async HTTP client in this event loop."""
+        for verifier in self.verifiers:
+            await verifier.aclose()
+
+    def __enter__(self) -> MultiIssuerVerifier:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    async def __aenter__(self) -> MultiIssuerVerifier:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    def __repr__(self) -> str:
+        return f"<MultiIssuerVerifier issuers={sorted(self._by_issuer)}>"

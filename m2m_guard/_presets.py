@@ -1,0 +1,135 @@
+"""Settings for well-known issuers' machine-to-machine access tokens.
+
+Each function returns ``Verifier`` keyword arguments; ``Verifier.for_<name>``
+applies them (and any override). The client-credentials token each preset
+expects (issuer; client id claim; scope claims; audience):
+
+* Stytch: ``stytch.com/{project}`` or the base URL; ``sub``; ``scope``
+  (a string); ``aud`` = the project id (see ``_config.stytch_settings``).
+* Auth0: ``https://{domain}/``; ``azp`` (``sub`` is ``{client_id}@clients``);
+  ``scope`` and, with RBAC, ``permissions`` (a list); ``aud`` = the API id.
+* Okta: ``{org}/oauth2/{server}``; ``cid``; ``scp`` (a list);
+  ``aud`` (``api://default`` for the default server).
+* Microsoft Entra ID: ``https://login.microsoftonline.com/{tenant}/v2.0``
+  (v1: ``https://sts.windows.net/{tenant}/``); ``azp`` (v1: ``appid``);
+  app roles in ``roles``; ``aud`` = the API's app id URI or client id.
+* Keycloak: ``{base}/realms/{realm}``; ``azp``; ``scope`` and
+  ``realm_access.roles``; ``aud`` once an audience mapper adds it.
+* AWS Cognito: ``https://cognito-idp.{region}.amazonaws.com/{pool}``;
+  ``client_id``; ``scope``; no ``aud`` at all: ``client_id`` is compared
+  with the accepted app clients instead.
+
+Hosts may be given as a bare domain (``https://`` is assumed) or as a full
+base URL, which is how tests point a preset at a server on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from ._errors import ConfigurationError
+
+__all__ = ["auth0", "cognito", "entra", "keycloak", "okta"]
+
+
+def _base(host: str, what: str) -> str:
+    if not isinstance(host, str) or not host or host != host.strip():
+        raise ConfigurationError(f"invalid {what}: {host!r}")
+    return (host if "://" in host else f"https://{host}").rstrip("/")
+
+
+def _segment(value: str, what: str) -> str:
+    if not isinstance(value, str) or not value or "/" in value or value != value.strip():
+        raise ConfigurationError(f"invalid {what}: {value!r}")
+    return value
+
+
+def auth0(domain: str, audience: str | Sequence[str]) -> dict[str, Any]:
+    """Auth0: ``domain`` such as ``tenant.eu.auth0.com`` (or a custom domain)."""
+    base = _base(domain, "Auth0 domain")
+    return {
+        "issuer": f"{base}/",
+        "audience": audience,
+        "jwks_url": f"{base}/.well-known/jwks.json",
+        "client_id_claims": ("azp", "client_id", "sub"),
+        "scope_claims": ("scope", "permissions"),
+    }
+
+
+def okta(
+    org_url: str, *, authorization_server: str = "default", audience: str | Sequence[str]
+) -> dict[str, Any]:
+    """Okta: ``org_url`` such as ``https://acme.okta.com``, a custom authorization server."""
+    server = _segment(authorization_server, "authorization server")
+    issuer = f"{_base(org_url, 'Okta org URL')}/oauth2/{server}"
+    return {
+        "issuer": issuer,
+        "audience": audience,
+        "jwks_url": f"{issuer}/v1/keys",
+        "client_id_claims": ("cid", "client_id", "sub"),
+        "scope_claims": ("scp", "scope"),
+    }
+
+
+def entra(
+    tenant_id: str,
+    *,
+    audience: str | Sequence[str],
+    version: int = 2,
+    login_host: str = "login.microsoftonline.com",
+) -> dict[str, Any]:
+    """Microsoft Entra ID: app-only tokens carry their permissions in ``roles``.
+
+    ``version`` is the access-token version the API's app registration asks
+    for (``accessTokenAcceptedVersion``): 2, or 1 (issuer ``sts.windows.net``).
+    """
+    tenant = _segment(tenant_id, "Entra tenant id")
+    base = _base(login_host, "Entra login host")
+    if version == 2:
+        issuer = f"{base}/{tenant}/v2.0"
+    elif version == 1:
+        issuer = (
+            f"https://sts.windows.net/{tenant}/" if "://" not in login_host else f"{base}/{tenant}/"
+        )
+    else:
+        raise ConfigurationError(f"Entra access token version must be 1 or 2, not {version!r}")
+    return {
+        "issuer": issuer,
+        "audience": audience,
+        "jwks_url": f"{base}/{tenant}/discovery/v2.0/keys",
+        "client_id_claims": ("azp", "appid"),
+        "scope_claims": ("roles", "scp"),
+    }
+
+
+def keycloak(base_url: str, realm: str, *, audience: str | Sequence[str]) -> dict[str, Any]:
+    """Keycloak: ``base_url`` such as ``https://sso.example.com`` (add ``/auth`` for
+    Keycloak before 17). Add an audience mapper to the client so tokens carry ``aud``."""
+    issuer = f"{_base(base_url, 'Keycloak URL')}/realms/{_segment(realm, 'Keycloak realm')}"
+    return {
+        "issuer": issuer,
+        "audience": audience,
+        "jwks_url": f"{issuer}/protocol/openid-connect/certs",
+        "client_id_claims": ("azp", "client_id", "clientId"),
+        "scope_claims": ("scope", "realm_access.roles"),
+    }
+
+
+def cognito(
+    region: str, user_pool_id: str, *, client_ids: str | Sequence[str], host: str | None = None
+) -> dict[str, Any]:
+    """AWS Cognito: access tokens have no ``aud``; ``client_id`` names the app
+    client, so ``client_ids`` are the accepted audiences."""
+    pool = _segment(user_pool_id, "Cognito user pool id")
+    base = _base(host or f"cognito-idp.{_segment(region, 'AWS region')}.amazonaws.com", "host")
+    issuer = f"{base}/{pool}"
+    return {
+        "issuer": issuer,
+        "audience": client_ids,
+        "audience_claim": "client_id",
+        "jwks_url": f"{issuer}/.well-known/jwks.json",
+        "client_id_claims": ("client_id", "sub"),
+        "scope_claims": ("scope",),
+        "required_claims": ("iss", "exp", "iat", "client_id"),
+    }

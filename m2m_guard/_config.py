@@ -29,16 +29,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 from ._errors import ConfigurationError
+from ._presets import stytch
 
 if TYPE_CHECKING:
     from ._verifier import Verifier
 
-__all__ = ["STYTCH_BASE_URLS", "stytch_settings", "verifier_from_mapping"]
-
-STYTCH_BASE_URLS = {"test": "https://test.stytch.com", "live": "https://api.stytch.com"}
+__all__ = ["verifier_from_mapping"]
 
 _FLOATS = ("LEEWAY", "MAX_TOKEN_AGE", "MAX_LIFETIME")
 _LISTS = {
@@ -49,31 +47,6 @@ _LISTS = {
 }
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off", ""})
-
-
-def stytch_settings(project_id: str, environment: str, *, b2b: bool) -> dict[str, Any]:
-    """Verifier settings for a Stytch project, as Stytch's SDKs check tokens.
-
-    The SDKs accept ``iss`` as ``stytch.com/{project_id}`` or as the base URL
-    (custom domains), and the project id as audience.
-    """
-    if not isinstance(project_id, str) or not project_id or "/" in project_id:
-        raise ConfigurationError(f"invalid Stytch project id {project_id!r}")
-    base = STYTCH_BASE_URLS.get(environment, environment).rstrip("/")
-    if urlsplit(base).scheme not in ("http", "https"):
-        raise ConfigurationError(
-            f"Stytch environment must be 'test', 'live' or a base URL, got {environment!r}"
-        )
-    path = "b2b/sessions" if b2b else "sessions"
-    return {
-        "jwks_url": f"{base}/v1/{path}/jwks/{project_id}",
-        "issuer": (f"stytch.com/{project_id}", base),
-        "audience": project_id,
-        "algorithms": ("RS256",),
-        "client_id_claims": ("sub",),
-        "scope_claims": ("scope",),
-        "required_claims": ("aud", "iss", "exp", "iat", "nbf", "sub"),
-    }
 
 
 def _text(value: Any) -> str:
@@ -138,7 +111,7 @@ def verifier_from_mapping(
 
     project_id = get("STYTCH_PROJECT_ID")
     if project_id is not None:
-        settings = stytch_settings(
+        settings = stytch(
             _text(project_id),
             _text(get("STYTCH_ENVIRONMENT") or "test"),
             b2b=_bool(prefix + "STYTCH_B2B", get("STYTCH_B2B") or False),

@@ -5,7 +5,7 @@ applies them (and any override). The client-credentials token each preset
 expects (issuer; client id claim; scope claims; audience):
 
 * Stytch: ``stytch.com/{project}`` or the base URL; ``sub``; ``scope``
-  (a string); ``aud`` = the project id (see ``_config.stytch_settings``).
+  (a string); ``aud`` = the project id.
 * Auth0: ``https://{domain}/``; ``azp`` (``sub`` is ``{client_id}@clients``);
   ``scope`` and, with RBAC, ``permissions`` (a list); ``aud`` = the API id.
 * Okta: ``{org}/oauth2/{server}``; ``cid``; ``scp`` (a list);
@@ -27,10 +27,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 from ._errors import ConfigurationError
 
-__all__ = ["auth0", "cognito", "entra", "keycloak", "okta"]
+__all__ = ["STYTCH_BASE_URLS", "auth0", "cognito", "entra", "keycloak", "okta", "stytch"]
+
+STYTCH_BASE_URLS = {"test": "https://test.stytch.com", "live": "https://api.stytch.com"}
 
 
 def _base(host: str, what: str) -> str:
@@ -43,6 +46,31 @@ def _segment(value: str, what: str) -> str:
     if not isinstance(value, str) or not value or "/" in value or value != value.strip():
         raise ConfigurationError(f"invalid {what}: {value!r}")
     return value
+
+
+def stytch(project_id: str, environment: str, *, b2b: bool) -> dict[str, Any]:
+    """Verifier settings for a Stytch project, as Stytch's SDKs check tokens.
+
+    The SDKs accept ``iss`` as ``stytch.com/{project_id}`` or as the base URL
+    (custom domains), and the project id as audience.
+    """
+    if not isinstance(project_id, str) or not project_id or "/" in project_id:
+        raise ConfigurationError(f"invalid Stytch project id {project_id!r}")
+    base = STYTCH_BASE_URLS.get(environment, environment).rstrip("/")
+    if urlsplit(base).scheme not in ("http", "https"):
+        raise ConfigurationError(
+            f"Stytch environment must be 'test', 'live' or a base URL, got {environment!r}"
+        )
+    path = "b2b/sessions" if b2b else "sessions"
+    return {
+        "jwks_url": f"{base}/v1/{path}/jwks/{project_id}",
+        "issuer": (f"stytch.com/{project_id}", base),
+        "audience": project_id,
+        "algorithms": ("RS256",),
+        "client_id_claims": ("sub",),
+        "scope_claims": ("scope",),
+        "required_claims": ("aud", "iss", "exp", "iat", "nbf", "sub"),
+    }
 
 
 def auth0(domain: str, audience: str | Sequence[str]) -> dict[str, Any]:

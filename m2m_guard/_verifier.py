@@ -17,7 +17,7 @@ from jwt.exceptions import InvalidKeyError
 
 from . import _presets
 from ._claims import M2MClaims
-from ._config import stytch_settings, verifier_from_mapping
+from ._config import verifier_from_mapping
 from ._discovery import discovery_urls
 from ._drivers import AsyncDriver, SyncDriver
 from ._engine import Engine, check_scopes, run_sync
@@ -252,7 +252,7 @@ class Verifier:
             **kwargs: any other ``Verifier`` argument (``leeway``,
                 ``max_token_age`` …), overriding the preset.
         """
-        return cls(**{**stytch_settings(project_id, environment, b2b=b2b), **kwargs})
+        return cls(**{**_presets.stytch(project_id, environment, b2b=b2b), **kwargs})
 
     @classmethod
     def for_auth0(cls, domain: str, *, audience: str | Sequence[str], **kwargs: Any) -> Verifier:

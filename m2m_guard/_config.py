@@ -22,6 +22,9 @@ are comma-separated:
 ``REQUIRED_CLAIMS``    claims every token must have
 ``STRICT_RFC9068``     ``true`` to require RFC 9068 access tokens
 ``MAX_TOKEN_SIZE``     size cap in characters (default 8192)
+``AUDIENCE_CLAIM``     the claim holding the audience (default ``aud``)
+``TRUSTED_JWKS_ORIGINS`` other origins a discovered ``jwks_uri`` may use
+``FORBIDDEN_CLAIMS``   claims a token must not carry
 =====================  ========================================================
 """
 
@@ -41,6 +44,8 @@ __all__ = ["verifier_from_mapping"]
 _FLOATS = ("LEEWAY", "MAX_TOKEN_AGE", "MAX_LIFETIME")
 _LISTS = {
     "ALGORITHMS": "algorithms",
+    "TRUSTED_JWKS_ORIGINS": "trusted_jwks_origins",
+    "FORBIDDEN_CLAIMS": "forbidden_claims",
     "CLIENT_ID_CLAIMS": "client_id_claims",
     "SCOPE_CLAIMS": "scope_claims",
     "REQUIRED_CLAIMS": "required_claims",
@@ -100,7 +105,7 @@ def verifier_from_mapping(
     for name in ("ISSUER", "AUDIENCE"):
         if get(name) is not None:
             kwargs[name.lower()] = _list(get(name))
-    for name in ("JWKS_URL", "DISCOVERY_URL"):
+    for name in ("JWKS_URL", "DISCOVERY_URL", "AUDIENCE_CLAIM"):
         if get(name) is not None:
             kwargs[name.lower()] = _text(get(name))
     if get("JWKS") is not None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from urllib.parse import urlsplit
 
-__all__ = ["discovery_urls", "jwks_uri_from_metadata"]
+__all__ = ["discovery_urls", "jwks_uri_from_metadata", "origin_of"]
 
 
 def discovery_urls(issuer: str) -> tuple[str, str]:
@@ -20,9 +20,16 @@ def discovery_urls(issuer: str) -> tuple[str, str]:
     return f"{base}/.well-known/openid-configuration", rfc8414
 
 
-def _origin(url: str) -> str:
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def origin_of(url: str) -> str:
+    """``scheme://host[:port]`` of a URL, lower case, default port left out."""
     parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}".lower()
+    scheme, host, port = parts.scheme.lower(), (parts.hostname or ""), parts.port
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{scheme}://{host}" + ("" if port in (None, _DEFAULT_PORTS.get(scheme)) else f":{port}")
 
 
 def jwks_uri_from_metadata(
@@ -45,14 +52,14 @@ def jwks_uri_from_metadata(
     if metadata.get("issuer") != issuer:
         return None, f"metadata names issuer {metadata.get('issuer')!r}, expected {issuer!r}"
     jwks_uri = metadata.get("jwks_uri")
-    try:
-        usable = isinstance(jwks_uri, str) and urlsplit(jwks_uri).scheme in ("http", "https")
-    except ValueError:  # urlsplit refuses e.g. an unbalanced "[" in the host
-        usable = False
-    if not usable:
+    if not isinstance(jwks_uri, str):
         return None, "metadata has no usable jwks_uri"
-    assert isinstance(jwks_uri, str)
-    origin = _origin(jwks_uri)
-    if origin != _origin(issuer) and origin not in trusted_origins:
+    try:
+        origin = origin_of(jwks_uri)
+    except ValueError:  # urlsplit refuses e.g. an unbalanced "[" or a bad port
+        return None, "metadata has no usable jwks_uri"
+    if urlsplit(jwks_uri).scheme not in ("http", "https"):
+        return None, "metadata has no usable jwks_uri"
+    if origin != origin_of(issuer) and origin not in trusted_origins:
         return None, f"jwks_uri {jwks_uri!r} is not on the issuer's origin"
     return jwks_uri, ""

@@ -15,7 +15,12 @@ from typing import Protocol, runtime_checkable
 
 from ._claims import M2MClaims
 from ._engine import check_scopes
-from ._errors import ConfigurationError, InvalidIssuerError, MalformedTokenError
+from ._errors import (
+    ConfigurationError,
+    InvalidAudienceError,
+    InvalidIssuerError,
+    MalformedTokenError,
+)
 from ._jws import extract_bearer_token, parse_token
 from ._scopes import normalize_scopes
 from ._verifier import Verifier
@@ -72,12 +77,17 @@ class MultiIssuerVerifier:
         self.verifiers: tuple[Verifier, ...] = tuple(verifiers)
         if not self.verifiers or not all(isinstance(v, Verifier) for v in self.verifiers):
             raise ConfigurationError("combine needs one or more Verifier objects")
-        self._by_issuer: dict[str, Verifier] = {}
+        # One issuer may serve several verifiers (two Stytch projects share
+        # the base URL issuer); the token's audience then tells them apart.
+        self._by_issuer: dict[str, tuple[Verifier, ...]] = {}
         for verifier in self.verifiers:
             for issuer in verifier.policy.issuers:
-                if issuer in self._by_issuer:
-                    raise ConfigurationError(f"issuer {issuer!r} is configured twice")
-                self._by_issuer[issuer] = verifier
+                known = self._by_issuer.get(issuer, ())
+                if any(not v.policy.audiences.isdisjoint(verifier.policy.audiences) for v in known):
+                    raise ConfigurationError(
+                        f"issuer {issuer!r} with the same audience is configured twice"
+                    )
+                self._by_issuer[issuer] = (*known, verifier)
         self._max_token_size = max(v._engine.max_token_size for v in self.verifiers)
 
     @property
@@ -96,14 +106,25 @@ class MultiIssuerVerifier:
         return None
 
     def _select(self, token: str) -> Verifier:
-        """The verifier of the token's (unverified) issuer; nothing is fetched."""
+        """The verifier of the token's (unverified) issuer, and audience where
+        one issuer serves several; nothing is fetched."""
         if not isinstance(token, str):
             raise MalformedTokenError("The access token must be a string.")
-        issuer = parse_token(token, max_size=self._max_token_size).claims.get("iss")
-        verifier = self._by_issuer.get(issuer) if isinstance(issuer, str) else None
-        if verifier is None:
+        claims = parse_token(token, max_size=self._max_token_size).claims
+        issuer = claims.get("iss")
+        candidates = self._by_issuer.get(issuer, ()) if isinstance(issuer, str) else ()
+        if len(candidates) == 1:
+            return candidates[0]
+        if not candidates:
             raise InvalidIssuerError()
-        return verifier
+        for verifier in candidates:
+            audience = claims.get(verifier.policy.audience_claim)
+            audiences = [audience] if isinstance(audience, str) else audience
+            if isinstance(audiences, list) and not verifier.policy.audiences.isdisjoint(
+                a for a in audiences if isinstance(a, str)
+            ):
+                return verifier
+        raise InvalidAudienceError()
 
     def verify(
         self,

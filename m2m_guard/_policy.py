@@ -110,6 +110,10 @@ class ClaimsPolicy:
     required_claims: tuple[str, ...] = ("iss", "aud", "exp", "iat")
     #: the claim that names the audience (Cognito access tokens: client_id)
     audience_claim: str = "aud"
+    #: claims that must have exactly these values (Cognito: token_use=access)
+    claim_values: tuple[tuple[str, str], ...] = ()
+    #: claims that must be absent (Entra: scp marks a delegated user token)
+    forbidden_claims: tuple[str, ...] = ()
     client_id_claims: tuple[str, ...] = ("sub", "client_id", "azp", "cid", "appid")
     scope_claims: tuple[str, ...] = ("scope", "scp")
     strict_rfc9068: bool = False
@@ -155,6 +159,12 @@ class ClaimsPolicy:
         iss = claims.get("iss")
         if "iss" in claims and (not isinstance(iss, str) or iss not in self.issuers):
             raise InvalidIssuerError()
+        for name, expected in self.claim_values:
+            if claims.get(name) != expected:
+                raise InvalidClaimError(name, f"The token's {name!r} claim is not {expected!r}.")
+        for name in self.forbidden_claims:
+            if name in claims:
+                raise InvalidClaimError(name, f"Tokens with a {name!r} claim are not accepted.")
         name = self.audience_claim
         aud = claims.get(name)
         audiences = [aud] if isinstance(aud, str) else aud

@@ -7,17 +7,22 @@ expects (issuer; client id claim; scope claims; audience):
 * Stytch: ``stytch.com/{project}`` or the base URL; ``sub``; ``scope``
   (a string); ``aud`` = the project id.
 * Auth0: ``https://{domain}/``; ``azp`` (``sub`` is ``{client_id}@clients``);
-  ``scope`` and, with RBAC, ``permissions`` (a list); ``aud`` = the API id.
+  ``scope`` and, with RBAC, ``permissions`` (a list); ``aud`` = the API id;
+  ``gty`` must be ``client-credentials`` (user tokens are refused).
 * Okta: ``{org}/oauth2/{server}``; ``cid``; ``scp`` (a list);
-  ``aud`` (``api://default`` for the default server).
+  ``aud`` (``api://default`` for the default server); tokens naming a user
+  (``uid``) are refused.
 * Microsoft Entra ID: ``https://login.microsoftonline.com/{tenant}/v2.0``
-  (v1: ``https://sts.windows.net/{tenant}/``); ``azp`` (v1: ``appid``);
-  app roles in ``roles``; ``aud`` = the API's app id URI or client id.
+  or v1's ``https://sts.windows.net/{tenant}/``; ``azp`` (v1: ``appid``);
+  app roles in ``roles``; ``aud`` = the API's app id URI or client id;
+  delegated tokens (with ``scp``) are refused.
 * Keycloak: ``{base}/realms/{realm}``; ``azp``; ``scope`` and
-  ``realm_access.roles``; ``aud`` once an audience mapper adds it.
+  ``realm_access.roles`` (realm roles share one namespace with scopes:
+  a role named ``orders:write`` grants that scope); ``aud`` once an audience
+  mapper adds it.
 * AWS Cognito: ``https://cognito-idp.{region}.amazonaws.com/{pool}``;
   ``client_id``; ``scope``; no ``aud`` at all: ``client_id`` is compared
-  with the accepted app clients instead.
+  with the accepted app clients instead; ``token_use`` must be ``access``.
 
 Hosts may be given as a bare domain (``https://`` is assumed) or as a full
 base URL, which is how tests point a preset at a server on 127.0.0.1.
@@ -82,14 +87,21 @@ def auth0(domain: str, audience: str | Sequence[str]) -> dict[str, Any]:
         "jwks_url": f"{base}/.well-known/jwks.json",
         "client_id_claims": ("azp", "client_id", "sub"),
         "scope_claims": ("scope", "permissions"),
+        # machine tokens only: user access tokens have no client-credentials grant
+        "claim_values": {"gty": "client-credentials"},
     }
 
 
 def okta(
-    org_url: str, *, authorization_server: str = "default", audience: str | Sequence[str]
+    org_url: str, *, authorization_server: str = "default", audience: str | Sequence[str] | None
 ) -> dict[str, Any]:
-    """Okta: ``org_url`` such as ``https://acme.okta.com``, a custom authorization server."""
+    """Okta: ``org_url`` such as ``https://acme.okta.com``, a custom authorization
+    server; ``audience`` defaults to ``api://default`` for the default server only."""
     server = _segment(authorization_server, "authorization server")
+    if audience is None:
+        if server != "default":
+            raise ConfigurationError("give the audience of a custom Okta authorization server")
+        audience = "api://default"
     issuer = f"{_base(org_url, 'Okta org URL')}/oauth2/{server}"
     return {
         "issuer": issuer,
@@ -97,6 +109,8 @@ def okta(
         "jwks_url": f"{issuer}/v1/keys",
         "client_id_claims": ("cid", "client_id", "sub"),
         "scope_claims": ("scp", "scope"),
+        # machine tokens only: a user's token names the user in uid
+        "forbidden_claims": ("uid",),
     }
 
 
@@ -104,30 +118,30 @@ def entra(
     tenant_id: str,
     *,
     audience: str | Sequence[str],
-    version: int = 2,
+    version: int | None = None,
     login_host: str = "login.microsoftonline.com",
 ) -> dict[str, Any]:
     """Microsoft Entra ID: app-only tokens carry their permissions in ``roles``.
 
     ``version`` is the access-token version the API's app registration asks
-    for (``accessTokenAcceptedVersion``): 2, or 1 (issuer ``sts.windows.net``).
+    for (``accessTokenAcceptedVersion``): 2, 1 (issuer ``sts.windows.net``),
+    or ``None`` for either (the default; the keys are the same). Delegated
+    (user) tokens, which carry ``scp``, are refused.
     """
     tenant = _segment(tenant_id, "Entra tenant id")
     base = _base(login_host, "Entra login host")
-    if version == 2:
-        issuer = f"{base}/{tenant}/v2.0"
-    elif version == 1:
-        issuer = (
-            f"https://sts.windows.net/{tenant}/" if "://" not in login_host else f"{base}/{tenant}/"
-        )
-    else:
+    v1 = f"https://sts.windows.net/{tenant}/" if "://" not in login_host else f"{base}/{tenant}/"
+    v2 = f"{base}/{tenant}/v2.0"
+    issuers = {None: (v2, v1), 2: (v2,), 1: (v1,)}.get(version)
+    if issuers is None:
         raise ConfigurationError(f"Entra access token version must be 1 or 2, not {version!r}")
     return {
-        "issuer": issuer,
+        "issuer": issuers,
         "audience": audience,
         "jwks_url": f"{base}/{tenant}/discovery/v2.0/keys",
         "client_id_claims": ("azp", "appid"),
-        "scope_claims": ("roles", "scp"),
+        "scope_claims": ("roles",),
+        "forbidden_claims": ("scp",),
     }
 
 
@@ -160,4 +174,6 @@ def cognito(
         "client_id_claims": ("client_id", "sub"),
         "scope_claims": ("scope",),
         "required_claims": ("iss", "exp", "iat", "client_id"),
+        # access tokens only (ID tokens say "id")
+        "claim_values": {"token_use": "access"},
     }

@@ -12,14 +12,25 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from ._errors import ConfigurationError
 
 __all__ = ["ProtectedResource"]
 
 _WELL_KNOWN = "/.well-known/oauth-protected-resource"
+
+
+def _strings(values: str | Sequence[str], *, split: bool = False) -> tuple[str, ...]:
+    # A lone string is one value (scopes: space-separated), never characters.
+    if isinstance(values, str):
+        return tuple(values.split()) if split else (values,)
+    items = tuple(values)
+    if not all(isinstance(item, str) for item in items):
+        raise ConfigurationError("resource metadata lists must hold strings")
+    return items
 
 
 @dataclass(frozen=True)
@@ -36,10 +47,11 @@ class ProtectedResource:
     """
 
     resource: str
-    authorization_servers: Sequence[str] = ()
-    scopes_supported: Sequence[str] = ()
+    authorization_servers: str | Sequence[str] = ()
+    scopes_supported: str | Sequence[str] = ()
     resource_name: str | None = None
-    extra: Mapping[str, Any] = field(default_factory=dict)
+    extra: Mapping[str, Any] = field(default_factory=dict, hash=False)
+    _body: str = field(default="", init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         parts = urlsplit(self.resource) if isinstance(self.resource, str) else None
@@ -48,20 +60,26 @@ class ProtectedResource:
         if parts.query or parts.fragment:
             # RFC 9728 §1.2: the identifier has no query and no fragment.
             raise ConfigurationError("resource must not have a query or a fragment")
-        object.__setattr__(self, "authorization_servers", tuple(self.authorization_servers))
-        object.__setattr__(self, "scopes_supported", tuple(self.scopes_supported))
+        object.__setattr__(self, "authorization_servers", _strings(self.authorization_servers))
+        object.__setattr__(self, "scopes_supported", _strings(self.scopes_supported, split=True))
+        object.__setattr__(self, "extra", MappingProxyType(dict(self.extra)))
+        try:  # a document that cannot be rendered fails now, not per request
+            object.__setattr__(self, "_body", json.dumps(self.document(), separators=(",", ":")))
+        except (TypeError, ValueError) as exc:
+            raise ConfigurationError(f"resource metadata is not JSON: {exc}") from None
 
     @property
     def path(self) -> str:
-        """Where the document is served: the well-known path, then the
-        resource's own path (RFC 9728 §3.1)."""
-        return _WELL_KNOWN + urlsplit(self.resource).path.rstrip("/")
+        """Where the document is served, as servers hand over request paths
+        (percent-decoded): the well-known path, then the resource's own path
+        (RFC 9728 §3.1)."""
+        return _WELL_KNOWN + unquote(urlsplit(self.resource).path.rstrip("/"))
 
     @property
     def url(self) -> str:
         """The document's URL, as challenges name it."""
         parts = urlsplit(self.resource)
-        return f"{parts.scheme}://{parts.netloc}{self.path}"
+        return f"{parts.scheme}://{parts.netloc}{_WELL_KNOWN}{parts.path.rstrip('/')}"
 
     def document(self) -> dict[str, Any]:
         """The metadata as a JSON object (RFC 9728 §2)."""
@@ -80,4 +98,5 @@ class ProtectedResource:
 
     def body(self) -> bytes:
         """The JSON body the middlewares answer with."""
-        return json.dumps(self.document(), separators=(",", ":")).encode()
+        body: str = object.__getattribute__(self, "_body")
+        return body.encode()

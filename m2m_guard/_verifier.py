@@ -18,7 +18,7 @@ from jwt.exceptions import InvalidKeyError
 from . import _presets
 from ._claims import M2MClaims
 from ._config import verifier_from_mapping
-from ._discovery import discovery_urls
+from ._discovery import discovery_urls, origin_of
 from ._drivers import AsyncDriver, SyncDriver
 from ._engine import Engine, check_scopes, run_sync
 from ._errors import ConfigurationError, M2MGuardError
@@ -54,8 +54,14 @@ def _names(value: Sequence[str], what: str) -> tuple[str, ...]:
 
 def _origin(url: str, what: str) -> str:
     _check_url(url, what)
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}".lower()
+    return origin_of(url)
+
+
+def _claim_values(values: Mapping[str, str] | None) -> tuple[tuple[str, str], ...]:
+    items = tuple((values or {}).items())
+    if not all(isinstance(k, str) and isinstance(v, str) for k, v in items):
+        raise ConfigurationError("claim_values must map claim names to strings")
+    return items
 
 
 def _check_url(url: str, what: str) -> None:
@@ -122,6 +128,9 @@ class Verifier:
         strict_rfc9068: require ``typ`` ``at+jwt`` and RFC 9068's claims.
         audience_claim: the claim compared with ``audience`` (``aud``;
             Cognito access tokens name their app client in ``client_id``).
+        claim_values: claims that must have exactly these values, e.g.
+            ``{"gty": "client-credentials"}`` to accept machine tokens only.
+        forbidden_claims: claims that must be absent (e.g. ``scp``).
         trusted_jwks_origins: with discovery, origins (``https://host``)
             besides the issuer's own that the metadata's ``jwks_uri`` may use.
         max_token_size: tokens longer than this are rejected unparsed.
@@ -153,6 +162,8 @@ class Verifier:
         scope_claims: Sequence[str] = ("scope", "scp"),
         strict_rfc9068: bool = False,
         audience_claim: str = "aud",
+        claim_values: Mapping[str, str] | None = None,
+        forbidden_claims: Sequence[str] = (),
         trusted_jwks_origins: Sequence[str] = (),
         max_token_size: int = 8192,
         token_cache_size: int = 4096,
@@ -202,6 +213,8 @@ class Verifier:
             scope_claims=_names(scope_claims, "scope_claims"),
             strict_rfc9068=strict_rfc9068,
             audience_claim=_names(audience_claim, "audience_claim")[0],
+            claim_values=_claim_values(claim_values),
+            forbidden_claims=tuple(forbidden_claims),
         )
         static = None if jwks is None and public_key is None else _static_keys(jwks, public_key)
         expected_issuer: str | None = None
@@ -266,7 +279,7 @@ class Verifier:
         cls,
         org_url: str,
         *,
-        audience: str | Sequence[str] = "api://default",
+        audience: str | Sequence[str] | None = None,
         authorization_server: str = "default",
         **kwargs: Any,
     ) -> Verifier:
@@ -279,10 +292,16 @@ class Verifier:
 
     @classmethod
     def for_entra(
-        cls, tenant_id: str, *, audience: str | Sequence[str], version: int = 2, **kwargs: Any
+        cls,
+        tenant_id: str,
+        *,
+        audience: str | Sequence[str],
+        version: int | None = None,
+        **kwargs: Any,
     ) -> Verifier:
         """Microsoft Entra ID app-only tokens; permissions come from ``roles``.
-        ``version``: the access-token version the API accepts (2 or 1)."""
+        ``version``: the access-token version the API accepts (2, 1, or
+        ``None`` for either)."""
         login_host = kwargs.pop("login_host", "login.microsoftonline.com")
         settings = _presets.entra(
             tenant_id, audience=audience, version=version, login_host=login_host

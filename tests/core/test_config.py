@@ -252,3 +252,25 @@ def test_env_static_jwks_may_be_a_mapping_in_app_config(rsa_key: SigningKey) -> 
         }
     )
     assert verifier.ready
+
+
+def test_env_configures_audience_claim_trusted_origins_and_forbidden_claims() -> None:
+    """The any-issuer knobs have environment variables too."""
+    verifier = Verifier.from_env(
+        environ={
+            "M2M_GUARD_ISSUER": "https://auth.example",
+            "M2M_GUARD_AUDIENCE": "app-client",
+            "M2M_GUARD_AUDIENCE_CLAIM": "client_id",
+            "M2M_GUARD_TRUSTED_JWKS_ORIGINS": "https://keys.example:443, http://127.0.0.1:9",
+            "M2M_GUARD_FORBIDDEN_CLAIMS": "scp,uid",
+        }
+    )
+    assert verifier.policy.audience_claim == "client_id"
+    assert verifier.policy.forbidden_claims == ("scp", "uid")
+    assert verifier.cache.trusted_origins == ("https://keys.example", "http://127.0.0.1:9")
+
+
+def test_claim_values_must_be_strings() -> None:
+    """claim_values maps claim names to the exact strings required."""
+    with pytest.raises(ConfigurationError, match="claim_values"):
+        Verifier(issuer=ISSUER, audience=PROJECT_ID, jwks_url=JWKS_URL, claim_values={"gty": 1})  # type: ignore[dict-item]

@@ -543,3 +543,30 @@ def test_cheap_checks_never_fetch_keys(rsa_key: SigningKey, clock: FakeClock) ->
     assert transport.calls == 0
     verifier.verify(rsa_key.sign(stytch_claims(now)))
     assert transport.calls == 1
+
+
+def test_claim_values_and_forbidden_claims_are_checked_before_any_fetch(
+    rsa_key: SigningKey, clock: FakeClock
+) -> None:
+    """Required claim values and forbidden claims refuse tokens without a key lookup."""
+    transport = CountingTransport(jwks_of(rsa_key))
+    verifier = Verifier(
+        issuer=ISSUER,
+        audience=PROJECT_ID,
+        jwks_url="https://issuer.example/jwks",
+        http_client=httpx.Client(transport=transport),
+        claim_values={"gty": "client-credentials"},
+        forbidden_claims=["scp"],
+        clock=clock,
+    )
+    now = clock()
+    for claims in (stytch_claims(now), stytch_claims(now, gty="password")):
+        with pytest.raises(InvalidClaimError) as info:
+            verifier.verify(rsa_key.sign(claims))
+        assert info.value.claim == "gty"
+    with pytest.raises(InvalidClaimError) as info:
+        verifier.verify(rsa_key.sign(stytch_claims(now, gty="client-credentials", scp="x")))
+    assert info.value.claim == "scp"
+    assert transport.calls == 0
+    verifier.verify(rsa_key.sign(stytch_claims(now, gty="client-credentials")))
+    assert transport.calls == 1

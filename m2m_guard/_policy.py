@@ -47,9 +47,9 @@ def _timestamp(claims: Mapping[str, Any], name: str) -> float | None:
             raise InvalidClaimError(name, f"The token's {name!r} claim must be a number.")
         return None
     # bool is an int subclass; RFC 7519 §2 NumericDate is a JSON number.
-    if type(value) not in (int, float) or not (
-        math.isfinite(value) and 0 <= value <= _MAX_TIMESTAMP
-    ):
+    # Comparing (not math.isfinite) keeps huge ints from overflowing a float;
+    # NaN and infinities fail the comparison too.
+    if type(value) not in (int, float) or not 0 <= value <= _MAX_TIMESTAMP:
         raise InvalidClaimError(name, f"The token's {name!r} claim must be a number.")
     return float(value)
 

@@ -25,10 +25,12 @@ def parse_scope_claim(name: str, value: object) -> list[str]:
     """
     # Interned: tokens of one client repeat the same few scope names, and
     # verified tokens stay in the token cache.
+    # RFC 6749 §3.3: scopes are separated by spaces (%x20) only; any other
+    # character, NBSP or a control included, belongs to a scope.
     if isinstance(value, str):
-        return [sys.intern(part) for part in value.split()]
+        return [sys.intern(part) for part in value.split(" ") if part]
     if isinstance(value, list) and all(isinstance(item, str) for item in value):
-        return [sys.intern(part) for item in value for part in item.split()]
+        return [sys.intern(part) for item in value for part in item.split(" ") if part]
     raise InvalidClaimError(
         name, f"The token's {name!r} claim must be a string or a list of strings."
     )

@@ -51,10 +51,15 @@ def test_all_of_and_any_of() -> None:
         ("", []),
         (["read:a", "write:b c"], ["read:a", "write:b", "c"]),
         ([], []),
+        ("read:a\u00a0admin:b", ["read:a\u00a0admin:b"]),
+        ("read:a\tadmin:b  x", ["read:a\tadmin:b", "x"]),
     ],
 )
 def test_scope_claim_is_a_string_or_list(value: object, expected: list[str]) -> None:
-    """Space-separated strings and lists both work; empty entries are dropped."""
+    """Space-separated strings and lists both work; empty entries are dropped.
+
+    Only a space separates scopes (RFC 6749 §3.3): NBSP or a tab stays inside one.
+    """
     assert parse_scope_claim("scope", value) == expected
 
 

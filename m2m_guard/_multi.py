@@ -10,10 +10,10 @@ and a token naming an unknown issuer is refused without any network call.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from types import TracebackType
 from typing import Protocol, runtime_checkable
 
 from ._claims import M2MClaims
+from ._closing import Closing
 from ._engine import check_scopes
 from ._errors import (
     ConfigurationError,
@@ -67,7 +67,7 @@ class TokenVerifier(Protocol):
     async def aclose(self) -> None: ...
 
 
-class MultiIssuerVerifier:
+class MultiIssuerVerifier(Closing):
     """Verifies tokens of several issuers, each with its own ``Verifier``.
 
     Build it with ``Verifier.combine(verifier_a, verifier_b, ...)``.
@@ -223,28 +223,6 @@ class MultiIssuerVerifier:
         """Close every verifier's own async HTTP client in this event loop."""
         for verifier in self.verifiers:
             await verifier.aclose()
-
-    def __enter__(self) -> MultiIssuerVerifier:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    async def __aenter__(self) -> MultiIssuerVerifier:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     def __repr__(self) -> str:
         return f"<MultiIssuerVerifier issuers={sorted(self._by_issuer)}>"

@@ -8,7 +8,6 @@ import logging
 import os
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from types import TracebackType
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -17,6 +16,7 @@ from jwt.exceptions import InvalidKeyError
 
 from . import _presets
 from ._claims import M2MClaims
+from ._closing import Closing
 from ._config import verifier_from_mapping
 from ._discovery import discovery_urls, origin_of
 from ._drivers import AsyncDriver, SyncDriver
@@ -101,7 +101,7 @@ def _static_keys(jwks: Mapping[str, Any] | str | None, public_key: str | bytes |
     return keys
 
 
-class Verifier:
+class Verifier(Closing):
     """Verifies M2M access tokens against an issuer's keys.
 
     One verifier serves a whole application: it holds the JWKS cache, and
@@ -406,13 +406,10 @@ class Verifier:
             cached = claims is not None
             if claims is None:
                 claims = run_sync(engine.flow(token, max_token_age), self._sync.refresh)
-            check_scopes(claims, normalize_scopes(required_scopes), normalize_scopes(any_scopes))
+            return self._granted(claims, cached, required_scopes, any_scopes)
         except M2MGuardError as exc:
             self._failed(exc)
             raise
-        if self._on_event is not None:
-            emit(self._on_event, TokenVerified(claims.client_id, claims.issuer, cached))
-        return claims
 
     async def verify_async(
         self,
@@ -436,10 +433,20 @@ class Verifier:
                         request = next(flow)
                 except StopIteration as done:
                     claims = done.value
-            check_scopes(claims, normalize_scopes(required_scopes), normalize_scopes(any_scopes))
+            return self._granted(claims, cached, required_scopes, any_scopes)
         except M2MGuardError as exc:
             self._failed(exc)
             raise
+
+    def _granted(
+        self,
+        claims: M2MClaims,
+        cached: bool,
+        required_scopes: str | Iterable[str],
+        any_scopes: str | Iterable[str],
+    ) -> M2MClaims:
+        """Check the scopes of verified claims and report the success."""
+        check_scopes(claims, normalize_scopes(required_scopes), normalize_scopes(any_scopes))
         if self._on_event is not None:
             emit(self._on_event, TokenVerified(claims.client_id, claims.issuer, cached))
         return claims
@@ -471,13 +478,10 @@ class Verifier:
         if claims is None:
             return None
         try:
-            check_scopes(claims, required_scopes, any_scopes)
+            return self._granted(claims, True, required_scopes, any_scopes)
         except M2MGuardError as exc:
             self._failed(exc)
             raise
-        if self._on_event is not None:
-            emit(self._on_event, TokenVerified(claims.client_id, claims.issuer, True))
-        return claims
 
     def verify_header(
         self,
@@ -551,28 +555,6 @@ class Verifier:
     async def aclose(self) -> None:
         """Close the async HTTP client the verifier created in this loop."""
         await self._async.aclose()
-
-    def __enter__(self) -> Verifier:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    async def __aenter__(self) -> Verifier:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     def __repr__(self) -> str:
         source = self.cache.url or self.cache.discover_from or "static keys"

@@ -34,7 +34,6 @@ import threading
 import time
 from collections.abc import AsyncGenerator, Callable, Generator, Iterable, Mapping
 from dataclasses import dataclass
-from types import TracebackType
 from typing import Any, Literal, TypeAlias
 from urllib.parse import quote_plus
 
@@ -42,6 +41,7 @@ import anyio
 import httpx
 from anyio.lowlevel import RunVar
 
+from ._closing import Closing
 from ._errors import ConfigurationError, M2MGuardError
 
 __all__ = ["ClientCredentialsAuth", "TokenRequestError"]
@@ -145,7 +145,7 @@ _Flow: TypeAlias = Generator["httpx.Request | _TokenNeeded", Any, None]
 _Reply: TypeAlias = "httpx.Response | httpx.HTTPError"
 
 
-class ClientCredentialsAuth(httpx.Auth):
+class ClientCredentialsAuth(Closing, httpx.Auth):
     """An ``httpx.Auth`` for ``httpx.Client`` and ``httpx.AsyncClient`` alike.
 
     Args:
@@ -445,17 +445,6 @@ class ClientCredentialsAuth(httpx.Auth):
             self._own_client.close()
             self._own_client = None
 
-    def __enter__(self) -> ClientCredentialsAuth:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
     # -- the async driver ------------------------------------------------------
 
     async def async_auth_flow(
@@ -529,17 +518,6 @@ class ClientCredentialsAuth(httpx.Auth):
             await state.client.aclose()
             state.client = None
         self.close()
-
-    async def __aenter__(self) -> ClientCredentialsAuth:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
 
 # -- helpers -------------------------------------------------------------------

@@ -406,7 +406,8 @@ class Verifier(Closing):
             cached = claims is not None
             if claims is None:
                 claims = run_sync(engine.flow(token, max_token_age), self._sync.refresh)
-            return self._granted(claims, cached, required_scopes, any_scopes)
+            required, any_of = normalize_scopes(required_scopes), normalize_scopes(any_scopes)
+            return self._granted(claims, cached, required, any_of)
         except M2MGuardError as exc:
             self._failed(exc)
             raise
@@ -433,7 +434,8 @@ class Verifier(Closing):
                         request = next(flow)
                 except StopIteration as done:
                     claims = done.value
-            return self._granted(claims, cached, required_scopes, any_scopes)
+            required, any_of = normalize_scopes(required_scopes), normalize_scopes(any_scopes)
+            return self._granted(claims, cached, required, any_of)
         except M2MGuardError as exc:
             self._failed(exc)
             raise
@@ -442,11 +444,11 @@ class Verifier(Closing):
         self,
         claims: M2MClaims,
         cached: bool,
-        required_scopes: str | Iterable[str],
-        any_scopes: str | Iterable[str],
+        required_scopes: Sequence[str],
+        any_scopes: Sequence[str],
     ) -> M2MClaims:
-        """Check the scopes of verified claims and report the success."""
-        check_scopes(claims, normalize_scopes(required_scopes), normalize_scopes(any_scopes))
+        """Check the (normalised) scopes of verified claims and report the success."""
+        check_scopes(claims, required_scopes, any_scopes)
         if self._on_event is not None:
             emit(self._on_event, TokenVerified(claims.client_id, claims.issuer, cached))
         return claims

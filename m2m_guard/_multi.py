@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Protocol, runtime_checkable
 
+from ._base import VerifierBase
 from ._claims import M2MClaims
-from ._closing import Closing
 from ._engine import check_scopes
 from ._errors import (
     ConfigurationError,
@@ -21,7 +21,7 @@ from ._errors import (
     InvalidIssuerError,
     MalformedTokenError,
 )
-from ._jws import extract_bearer_token, parse_token
+from ._jws import parse_token
 from ._scopes import normalize_scopes
 from ._verifier import Verifier
 
@@ -67,7 +67,7 @@ class TokenVerifier(Protocol):
     async def aclose(self) -> None: ...
 
 
-class MultiIssuerVerifier(Closing):
+class MultiIssuerVerifier(VerifierBase):
     """Verifies tokens of several issuers, each with its own ``Verifier``.
 
     Build it with ``Verifier.combine(verifier_a, verifier_b, ...)``.
@@ -155,34 +155,6 @@ class MultiIssuerVerifier(Closing):
         if claims is not None:
             return claims
         return await self._select(token).verify_async(
-            token, required_scopes, any_scopes=any_scopes, max_token_age=max_token_age
-        )
-
-    def verify_header(
-        self,
-        authorization: str | Sequence[str] | None,
-        required_scopes: str | Iterable[str] = (),
-        *,
-        any_scopes: str | Iterable[str] = (),
-        max_token_age: float | None = None,
-    ) -> M2MClaims:
-        """Verify ``Authorization`` header value(s) (see ``Verifier.verify_header``)."""
-        token = extract_bearer_token(authorization)
-        return self.verify(
-            token, required_scopes, any_scopes=any_scopes, max_token_age=max_token_age
-        )
-
-    async def verify_header_async(
-        self,
-        authorization: str | Sequence[str] | None,
-        required_scopes: str | Iterable[str] = (),
-        *,
-        any_scopes: str | Iterable[str] = (),
-        max_token_age: float | None = None,
-    ) -> M2MClaims:
-        """Like ``verify_header``, for async code."""
-        token = extract_bearer_token(authorization)
-        return await self.verify_async(
             token, required_scopes, any_scopes=any_scopes, max_token_age=max_token_age
         )
 

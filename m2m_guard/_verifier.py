@@ -15,15 +15,14 @@ import httpx
 from jwt.exceptions import InvalidKeyError
 
 from . import _presets
+from ._base import VerifierBase
 from ._claims import M2MClaims
-from ._closing import Closing
 from ._config import verifier_from_mapping
 from ._discovery import discovery_urls, origin_of
 from ._drivers import AsyncDriver, SyncDriver
 from ._engine import Engine, check_scopes, run_sync
 from ._errors import ConfigurationError, M2MGuardError
 from ._jwks import JWKSCache, JWKSPolicy
-from ._jws import extract_bearer_token
 from ._keys import ASYMMETRIC_ALGORITHMS, KeySet, key_from_pem
 from ._policy import ClaimsPolicy
 from ._scopes import normalize_scopes
@@ -101,7 +100,7 @@ def _static_keys(jwks: Mapping[str, Any] | str | None, public_key: str | bytes |
     return keys
 
 
-class Verifier(Closing):
+class Verifier(VerifierBase):
     """Verifies M2M access tokens against an issuer's keys.
 
     One verifier serves a whole application: it holds the JWKS cache, and
@@ -484,39 +483,6 @@ class Verifier(Closing):
         except M2MGuardError as exc:
             self._failed(exc)
             raise
-
-    def verify_header(
-        self,
-        authorization: str | Sequence[str] | None,
-        required_scopes: str | Iterable[str] = (),
-        *,
-        any_scopes: str | Iterable[str] = (),
-        max_token_age: float | None = None,
-    ) -> M2MClaims:
-        """Verify the value(s) of an ``Authorization`` header.
-
-        Raises ``MissingTokenError`` (401) without a bearer token and
-        ``InvalidRequestError`` (400) for malformed or repeated credentials,
-        besides everything ``verify`` raises.
-        """
-        token = extract_bearer_token(authorization)
-        return self.verify(
-            token, required_scopes, any_scopes=any_scopes, max_token_age=max_token_age
-        )
-
-    async def verify_header_async(
-        self,
-        authorization: str | Sequence[str] | None,
-        required_scopes: str | Iterable[str] = (),
-        *,
-        any_scopes: str | Iterable[str] = (),
-        max_token_age: float | None = None,
-    ) -> M2MClaims:
-        """Like ``verify_header``, for async code."""
-        token = extract_bearer_token(authorization)
-        return await self.verify_async(
-            token, required_scopes, any_scopes=any_scopes, max_token_age=max_token_age
-        )
 
     # -- keys ---------------------------------------------------------------
 

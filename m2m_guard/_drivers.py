@@ -10,6 +10,9 @@ timeout.
 
 from __future__ import annotations
 
+import contextlib
+import socket
+import threading
 import time
 import weakref
 from collections.abc import Callable
@@ -42,6 +45,33 @@ def _options(get: HttpGet, timeout: float) -> dict[str, Any]:
     }
 
 
+class _Watchdog:
+    """Shuts down the fetch's socket if the fetch outlives its deadline."""
+
+    def __init__(self, timeout: float) -> None:
+        self.fired = False
+        self._sockets: list[socket.socket] = []
+        self._timer = threading.Timer(timeout, self._fire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def trace(self, event: str, info: dict[str, Any]) -> None:
+        """httpcore's trace hook: note each new connection's socket."""
+        if event == "connection.connect_tcp.complete":
+            sock = info["return_value"].get_extra_info("socket")
+            if isinstance(sock, socket.socket):
+                self._sockets.append(sock)
+
+    def _fire(self) -> None:
+        self.fired = True
+        for sock in self._sockets:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    def cancel(self) -> None:
+        self._timer.cancel()
+
+
 def _failure(exc: Exception) -> FetchResponse:
     # The class name is enough for logs; messages may embed URLs with secrets.
     return FetchResponse(None, {}, reason=type(exc).__name__)
@@ -56,7 +86,10 @@ class SyncDriver:
 
     def _http(self) -> httpx.Client:
         if self._client is None:
-            self._client = httpx.Client(follow_redirects=False)
+            # No keep-alive: fetches are minutes apart, and a fresh connection
+            # is one the deadline watchdog can cut (see _fetch).
+            limits = httpx.Limits(max_keepalive_connections=0)
+            self._client = httpx.Client(follow_redirects=False, limits=limits)
         return self._client
 
     def refresh(self, request: Refresh) -> None:
@@ -78,8 +111,15 @@ class SyncDriver:
         policy = cache.policy
         deadline = time.monotonic() + policy.timeout
         reader = ResponseReader(policy.max_bytes)
+        # httpx bounds each read, not the whole exchange: a server trickling
+        # its headers a byte at a time would hold this thread (and every
+        # thread waiting for keys) indefinitely. A watchdog shuts the socket
+        # down at the deadline, which wakes the blocked read.
+        watchdog = _Watchdog(policy.timeout)
+        options = _options(get, policy.timeout)
+        options["extensions"] = {"trace": watchdog.trace}
         try:
-            with self._http().stream("GET", get.url, **_options(get, policy.timeout)) as response:
+            with self._http().stream("GET", get.url, **options) as response:
                 done = reader.start(response.status_code, response.headers)
                 if done is None:
                     for chunk in response.iter_bytes():
@@ -90,7 +130,9 @@ class SyncDriver:
                             break
                 return done or reader.finish()
         except _FETCH_ERRORS as exc:
-            return _failure(exc)
+            return _TIMED_OUT if watchdog.fired else _failure(exc)
+        finally:
+            watchdog.cancel()
 
     def close(self) -> None:
         """Close the HTTP client if the driver created it."""

@@ -130,8 +130,11 @@ def owned_clients(
     real_client, real_async_client = httpx.Client, httpx.AsyncClient
 
     def client(**kwargs: Any) -> httpx.Client:
-        assert kwargs == {"follow_redirects": False}
-        made.append(real_client(transport=transport, **kwargs))
+        # no redirects; no keep-alive, so every fetch's socket is one the watchdog sees
+        assert kwargs.pop("follow_redirects") is False
+        assert kwargs.pop("limits").max_keepalive_connections == 0
+        assert kwargs == {}
+        made.append(real_client(transport=transport, follow_redirects=False))
         return made[-1]  # type: ignore[return-value]
 
     def async_client(**kwargs: Any) -> httpx.AsyncClient:

@@ -315,13 +315,7 @@ async def test_concurrent_requests_on_a_slow_endpoint_wait_on_one_fetch(
 @pytest.mark.parametrize(
     "driver",
     [
-        pytest.param(
-            SYNC,
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="SyncDriver's deadline covers the body, not the status line and headers",
-            ),
-        ),
+        SYNC,
         ASYNC,
     ],
     ids=str,

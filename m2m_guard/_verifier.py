@@ -2,30 +2,34 @@
 
 from __future__ import annotations
 
-import ipaddress
-import json
 import logging
 import os
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 import httpx
-from jwt.exceptions import InvalidKeyError
 
 from . import _presets
 from ._base import VerifierBase
 from ._claims import M2MClaims
 from ._config import verifier_from_mapping
-from ._discovery import discovery_urls, origin_of
+from ._discovery import discovery_urls
 from ._drivers import AsyncDriver, SyncDriver
 from ._engine import Engine, check_scopes, run_sync
 from ._errors import ConfigurationError, M2MGuardError
 from ._jwks import JWKSCache, JWKSPolicy
-from ._keys import ASYMMETRIC_ALGORITHMS, KeySet, key_from_pem
+from ._keys import ASYMMETRIC_ALGORITHMS
 from ._policy import ClaimsPolicy
 from ._scopes import normalize_scopes
+from ._settings import (
+    check_url,
+    claim_values_of,
+    names,
+    origin,
+    static_keys,
+    strings,
+)
 from .events import EventHook, TokenVerified, VerificationFailed, emit
 
 if TYPE_CHECKING:
@@ -37,67 +41,6 @@ logger = logging.getLogger("m2m_guard")
 
 _DEFAULT_CLIENT_ID_CLAIMS = ("sub", "client_id", "azp", "cid", "appid")
 _RFC9068_REQUIRED = ("iss", "exp", "aud", "sub", "client_id", "iat", "jti")
-
-
-def _strings(value: str | Iterable[str], what: str) -> frozenset[str]:
-    values = [value] if isinstance(value, str) else list(value)
-    if not values or not all(isinstance(v, str) and v for v in values):
-        raise ConfigurationError(f"{what} must be a non-empty string or a list of them")
-    return frozenset(values)
-
-
-def _names(value: Sequence[str], what: str) -> tuple[str, ...]:
-    _strings(value, what)
-    return tuple(dict.fromkeys([value] if isinstance(value, str) else value))
-
-
-def _origin(url: str, what: str) -> str:
-    _check_url(url, what)
-    return origin_of(url)
-
-
-def _claim_values(values: Mapping[str, str] | None) -> tuple[tuple[str, str], ...]:
-    items = tuple((values or {}).items())
-    if not all(isinstance(k, str) and isinstance(v, str) for k, v in items):
-        raise ConfigurationError("claim_values must map claim names to strings")
-    return items
-
-
-def _check_url(url: str, what: str) -> None:
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
-        httpx.URL(url)
-    except (ValueError, httpx.InvalidURL):
-        raise ConfigurationError(f"{what} is not a valid URL: {url!r}") from None
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigurationError(f"{what} must be an http(s) URL, got {url!r}")
-    if parts.scheme == "http" and not _is_loopback(parts.hostname):
-        logger.warning("%s %s uses plain http; use https outside local development", what, url)
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def _static_keys(jwks: Mapping[str, Any] | str | None, public_key: str | bytes | None) -> KeySet:
-    try:
-        if public_key is not None:
-            return KeySet(keys=(key_from_pem(public_key),), wildcard=True)
-        document = json.loads(jwks) if isinstance(jwks, str) else jwks
-        if not isinstance(document, Mapping):
-            raise InvalidKeyError("jwks must be a JWKS object")
-        keys = KeySet.from_jwks(document)
-    except (InvalidKeyError, ValueError) as exc:
-        raise ConfigurationError(f"invalid static keys: {exc}") from exc
-    if not keys.keys:
-        raise ConfigurationError("the static JWKS holds no usable verification key")
-    return keys
 
 
 class Verifier(VerifierBase):
@@ -177,7 +120,7 @@ class Verifier(VerifierBase):
             raise ConfigurationError(
                 "give exactly one key source: jwks_url, jwks, public_key or discovery_url"
             )
-        allowed = _strings(algorithms, "algorithms")
+        allowed = strings(algorithms, "algorithms")
         if not allowed <= ASYMMETRIC_ALGORITHMS:
             raise ConfigurationError(
                 f"unsupported algorithm(s) {sorted(allowed - ASYMMETRIC_ALGORITHMS)}; "
@@ -196,26 +139,26 @@ class Verifier(VerifierBase):
             raise ConfigurationError("token_cache_size must be a whole number >= 0")
         for url, what in ((jwks_url, "jwks_url"), (discovery_url, "discovery_url")):
             if url is not None:
-                _check_url(url, what)
+                check_url(url, what)
         required = tuple(required_claims or ("iss", "aud", "exp", "iat"))
         if strict_rfc9068:
             required = tuple(dict.fromkeys((*required, *_RFC9068_REQUIRED)))
         self.policy = ClaimsPolicy(
-            issuers=_strings(issuer, "issuer"),
-            audiences=_strings(audience, "audience"),
+            issuers=strings(issuer, "issuer"),
+            audiences=strings(audience, "audience"),
             algorithms=allowed,
             leeway=float(leeway),
             max_token_age=max_token_age,
             max_lifetime=max_lifetime,
             required_claims=required,
-            client_id_claims=_names(client_id_claims, "client_id_claims"),
-            scope_claims=_names(scope_claims, "scope_claims"),
+            client_id_claims=names(client_id_claims, "client_id_claims"),
+            scope_claims=names(scope_claims, "scope_claims"),
             strict_rfc9068=strict_rfc9068,
-            audience_claim=_names(audience_claim, "audience_claim")[0],
-            claim_values=_claim_values(claim_values),
+            audience_claim=names(audience_claim, "audience_claim")[0],
+            claim_values=claim_values_of(claim_values),
             forbidden_claims=tuple(forbidden_claims),
         )
-        static = None if jwks is None and public_key is None else _static_keys(jwks, public_key)
+        static = None if jwks is None and public_key is None else static_keys(jwks, public_key)
         expected_issuer: str | None = None
         metadata_urls: tuple[str, ...] = ()
         if discovery_url is not None:
@@ -234,7 +177,7 @@ class Verifier(VerifierBase):
             static_keys=static,
             discover_from=expected_issuer,
             metadata_urls=metadata_urls,
-            trusted_origins=tuple(_origin(o, "trusted_jwks_origins") for o in trusted_jwks_origins),
+            trusted_origins=tuple(origin(o, "trusted_jwks_origins") for o in trusted_jwks_origins),
         )
         self._engine = Engine(
             self.policy,

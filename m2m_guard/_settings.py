@@ -1,0 +1,88 @@
+"""Checking and normalising ``Verifier`` settings; raises ``ConfigurationError``."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+from jwt.exceptions import InvalidKeyError
+
+from ._discovery import origin_of
+from ._errors import ConfigurationError
+from ._keys import KeySet, key_from_pem
+
+__all__ = ["check_url", "claim_values_of", "names", "origin", "static_keys", "strings"]
+
+logger = logging.getLogger("m2m_guard")
+
+
+def strings(value: str | Iterable[str], what: str) -> frozenset[str]:
+    """One non-empty string or several, as a set."""
+    values = [value] if isinstance(value, str) else list(value)
+    if not values or not all(isinstance(v, str) and v for v in values):
+        raise ConfigurationError(f"{what} must be a non-empty string or a list of them")
+    return frozenset(values)
+
+
+def names(value: Sequence[str], what: str) -> tuple[str, ...]:
+    """One name or several, in order, without duplicates."""
+    strings(value, what)
+    return tuple(dict.fromkeys([value] if isinstance(value, str) else value))
+
+
+def origin(url: str, what: str) -> str:
+    """The origin of a configured http(s) URL."""
+    check_url(url, what)
+    return origin_of(url)
+
+
+def claim_values_of(values: Mapping[str, str] | None) -> tuple[tuple[str, str], ...]:
+    """``claim_values`` as pairs of strings."""
+    items = tuple((values or {}).items())
+    if not all(isinstance(k, str) and isinstance(v, str) for k, v in items):
+        raise ConfigurationError("claim_values must map claim names to strings")
+    return items
+
+
+def check_url(url: str, what: str) -> None:
+    """Refuse anything but a valid http(s) URL; warn about plain http off loopback."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+        httpx.URL(url)
+    except (ValueError, httpx.InvalidURL):
+        raise ConfigurationError(f"{what} is not a valid URL: {url!r}") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigurationError(f"{what} must be an http(s) URL, got {url!r}")
+    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+        logger.warning("%s %s uses plain http; use https outside local development", what, url)
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def static_keys(jwks: Mapping[str, Any] | str | None, public_key: str | bytes | None) -> KeySet:
+    """Hand-configured keys: a JWKS (dict or JSON text) or one PEM key."""
+    try:
+        if public_key is not None:
+            return KeySet(keys=(key_from_pem(public_key),), wildcard=True)
+        document = json.loads(jwks) if isinstance(jwks, str) else jwks
+        if not isinstance(document, Mapping):
+            raise InvalidKeyError("jwks must be a JWKS object")
+        keys = KeySet.from_jwks(document)
+    except (InvalidKeyError, ValueError) as exc:
+        raise ConfigurationError(f"invalid static keys: {exc}") from exc
+    if not keys.keys:
+        raise ConfigurationError("the static JWKS holds no usable verification key")
+    return keys

@@ -118,12 +118,11 @@ class MultiIssuerVerifier(VerifierBase):
         if not candidates:
             raise InvalidIssuerError()
         for verifier in candidates:
-            audience = claims.get(verifier.policy.audience_claim)
-            audiences = [audience] if isinstance(audience, str) else audience
-            if isinstance(audiences, list) and not verifier.policy.audiences.isdisjoint(
-                a for a in audiences if isinstance(a, str)
-            ):
-                return verifier
+            try:
+                verifier.policy.check_audience(claims)
+            except InvalidAudienceError:
+                continue
+            return verifier
         raise InvalidAudienceError()
 
     def verify(

@@ -165,6 +165,10 @@ class ClaimsPolicy:
         for name in self.forbidden_claims:
             if name in claims:
                 raise InvalidClaimError(name, f"Tokens with a {name!r} claim are not accepted.")
+        self.check_audience(claims)
+
+    def check_audience(self, claims: Mapping[str, Any]) -> None:
+        """The audience claim (a string or a list of strings) names one of ours."""
         name = self.audience_claim
         aud = claims.get(name)
         audiences = [aud] if isinstance(aud, str) else aud

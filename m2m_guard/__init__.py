@@ -35,6 +35,7 @@ from ._errors import (
     UnknownKeyError,
     UnsupportedHeaderError,
 )
+from ._fingerprint import token_fingerprint
 from ._guard import ErrorResponse, Guard, PathMatcher, error_response
 from ._jwks import JWKSPolicy
 from ._jws import extract_bearer_token
@@ -75,4 +76,5 @@ __all__ = [
     "__version__",
     "error_response",
     "extract_bearer_token",
+    "token_fingerprint",
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 
 import jwt
 import pytest
@@ -35,7 +36,7 @@ def ec_key() -> SigningKey:
 def test_both_spellings_of_an_es256_signature_verify_and_share_one_fingerprint(
     ec_key: SigningKey, clock: FakeClock
 ) -> None:
-    """ECDSA malleability is accepted (standard signers emit both) but cannot fork a token's identity."""
+    """ECDSA malleability is accepted (signers emit both) but cannot fork a token's identity."""
     verifier = Verifier(
         issuer=ISSUER, audience=PROJECT_ID, jwks=jwks_of(ec_key), algorithms=["ES256"], clock=clock
     )
@@ -69,10 +70,10 @@ def test_tokens_with_different_claims_have_different_fingerprints(
     assert len(fingerprints) == 3
 
 
-def test_fingerprint_is_the_sha256_of_the_signing_input(ec_key: SigningKey, clock: FakeClock) -> None:
+def test_fingerprint_is_the_sha256_of_the_signing_input(
+    ec_key: SigningKey, clock: FakeClock
+) -> None:
     """The documented definition: hex SHA-256 over BASE64URL(header) '.' BASE64URL(payload)."""
-    import hashlib
-
     token = jwt.encode(stytch_claims(clock.now), ec_key.private, algorithm="ES256")
     signing_input = token.rpartition(".")[0]
     assert token_fingerprint(token) == hashlib.sha256(signing_input.encode()).hexdigest()

@@ -1,8 +1,11 @@
 """Scope parsing and Stytch's ``action:resource`` matching rule.
 
-A granted scope ``action:*`` satisfies any required ``action:<resource>``;
-there is no wildcard on the action side, and a bare ``*`` only satisfies a
-required ``*``. Matching is case-sensitive. Scopes with more than one colon
+A granted scope ``action:*`` satisfies any required ``action:<resource>``
+and also a required bare ``action`` (the Python SDK stores a bare scope as
+resource ``-``, which ``*`` covers; the Node and Go SDKs agree). There is no
+wildcard on the action side, and a bare ``*`` only satisfies a required
+``*`` (stricter than the Python SDK, which lets a granted ``*:*`` cover a
+required ``*``). Matching is case-sensitive. Scopes with more than one colon
 are split at the first one (``a:b:c`` is action ``a``, resource ``b:c``),
 as Stytch's Go SDK does; its Python and Node SDKs raise or truncate instead.
 """
@@ -88,8 +91,10 @@ class ScopeSet:
         """Whether one granted scope covers ``required``."""
         if required in self._exact:
             return True
-        action, sep, _ = required.partition(":")
-        return bool(sep) and action in self._wildcard_actions
+        # "read:*" covers "read:users" and a bare "read", as all three Stytch
+        # SDKs do; a required bare "*" is only met by a granted "*".
+        action = required.partition(":")[0]
+        return required != "*" and action in self._wildcard_actions
 
     def satisfies_all(self, required: Iterable[str]) -> bool:
         """Whether every scope in ``required`` is covered."""

@@ -21,7 +21,12 @@ from m2m_guard._scopes import ScopeSet, normalize_scopes, parse_scope_claim
         (["read:users"], "read:*", False),
         (["read:users"], "Read:users", False),
         (["read"], "read", True),
-        (["read:*"], "read", False),
+        # All three Stytch SDKs: a granted action:* covers a required bare action.
+        (["read:*"], "read", True),
+        (["read:*"], "readx", False),
+        (["read:*"], "write", False),
+        (["*:*"], "*", False),
+        (["read"], "read:users", False),
         (["a:*"], "a:b:c", True),
         (["a:b:*"], "a:b:c", False),
         (["a:b:c"], "a:b:c", True),
@@ -30,7 +35,7 @@ from m2m_guard._scopes import ScopeSet, normalize_scopes, parse_scope_claim
     ],
 )
 def test_scope_matching_follows_stytch_rule(granted: list[str], required: str, ok: bool) -> None:
-    """action:* covers action:<x>; no action wildcard; * only matches *; split at first colon."""
+    """action:* covers action:<x> and bare action; no action wildcard; * only matches *."""
     assert ScopeSet(granted).satisfies(required) is ok
 
 

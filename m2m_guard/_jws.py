@@ -65,7 +65,9 @@ def extract_bearer_token(authorization: str | Sequence[str] | None) -> str:
         if len(values) > 1:
             raise InvalidRequestError("The request carries more than one Authorization header.")
         authorization = values[0]
-    scheme, _, credentials = authorization.strip().partition(" ")
+    # Only SP and HTAB are whitespace in HTTP (RFC 9110 §5.6.3 OWS); str.strip()
+    # would also eat NBSP, NEL and the \x1c-\x1f separators.
+    scheme, _, credentials = authorization.strip(" \t").partition(" ")
     if not _BEARER.fullmatch(scheme):
         # No header value, or a credential of another scheme (Basic, DPoP …):
         # the request carries no bearer token (RFC 6750 §3.1).

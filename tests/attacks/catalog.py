@@ -1126,44 +1126,86 @@ def valid(kit: Kit) -> str:
     return kit.key.sign(claims(kit))
 
 
-REQUEST_SYNTAX = [
-    Attack(
-        "two-authorization-headers",
-        "request syntax",
-        lambda kit: (f"Bearer {valid(kit)}", f"Bearer {valid(kit)}"),
-        400,
-        "invalid_request",
-        InvalidRequestError,
-        "more than one",
-    ),
-    Attack(
-        "two-credentials-in-one-header",
-        "request syntax",
-        lambda kit: (f"Bearer {valid(kit)}, Bearer {valid(kit)}",),
-        400,
-        "invalid_request",
-        InvalidRequestError,
-        "more than one",
-    ),
-    Attack(
-        "basic-credentials",
-        "request syntax",
-        lambda kit: ("Basic dXNlcjpwYXNz",),
-        401,
-        None,
-        MissingTokenError,
-        "bearer token is required",
-    ),
-    Attack(
-        "token-under-another-scheme",
-        "request syntax",
-        lambda kit: (f"DPoP {valid(kit)}",),
-        401,
-        None,
-        MissingTokenError,
-        "bearer token is required",
-    ),
-]
+REQUEST_SYNTAX = (
+    [
+        Attack(
+            "two-authorization-headers",
+            "request syntax",
+            lambda kit: (f"Bearer {valid(kit)}", f"Bearer {valid(kit)}"),
+            400,
+            "invalid_request",
+            InvalidRequestError,
+            "more than one",
+        ),
+        Attack(
+            "two-credentials-in-one-header",
+            "request syntax",
+            lambda kit: (f"Bearer {valid(kit)}, Bearer {valid(kit)}",),
+            400,
+            "invalid_request",
+            InvalidRequestError,
+            "more than one",
+        ),
+        Attack(
+            "basic-credentials",
+            "request syntax",
+            lambda kit: ("Basic dXNlcjpwYXNz",),
+            401,
+            None,
+            MissingTokenError,
+            "bearer token is required",
+        ),
+        Attack(
+            "token-under-another-scheme",
+            "request syntax",
+            lambda kit: (f"DPoP {valid(kit)}",),
+            401,
+            None,
+            MissingTokenError,
+            "bearer token is required",
+        ),
+    ]
+    + [
+        # Only SP and HTAB are HTTP whitespace (RFC 9110 §5.6.3): any other
+        # character around the scheme makes it another scheme ...
+        Attack(
+            f"not-http-whitespace-{name}-around-the-scheme",
+            "request syntax",
+            lambda kit, template=template: (template.format(valid(kit)),),
+            401,
+            None,
+            MissingTokenError,
+            "bearer token is required",
+        )
+        for name, template in [
+            ("nbsp-before", "\xa0Bearer {}"),
+            ("nel-before", "\x85Bearer {}"),
+            ("file-separator-before", "\x1cBearer {}"),
+            ("unit-separator-instead-of-space", "Bearer\x1f{}"),
+            ("nbsp-instead-of-space", "Bearer\xa0{}"),
+        ]
+    ]
+    + [
+        # ... and after the token it is part of the credentials, which b64token refuses.
+        Attack(
+            f"not-http-whitespace-{name}-after-the-token",
+            "request syntax",
+            lambda kit, suffix=suffix: (f"Bearer {valid(kit)}{suffix}",),
+            400,
+            "invalid_request",
+            InvalidRequestError,
+            "invalid characters",
+        )
+        for name, suffix in [
+            ("nbsp", "\xa0"),
+            ("nel", "\x85"),
+            ("group-separator", "\x1d"),
+            ("record-separator", "\x1e"),
+            ("vertical-tab", "\x0b"),
+            ("form-feed", "\x0c"),
+        ]
+    ]
+)
 
 
 ATTACKS: list[Attack] = [

@@ -41,7 +41,9 @@ async def call(
     """One HTTP request to ``app`` in process (httpx's ASGI transport)."""
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-        return await client.request(method, path, headers=list(headers))
+        # Bytes as on the wire: header values are latin-1 (RFC 9110 §5.5 obs-text).
+        wire = [(name, value.encode("latin-1")) for name, value in headers]
+        return await client.request(method, path, headers=wire)
 
 
 def request(
@@ -77,7 +79,7 @@ def websocket(
         "root_path": "",
         "query_string": b"",
         "headers": [(b"host", b"testserver")]
-        + [(name.lower().encode(), value.encode()) for name, value in headers],
+        + [(name.lower().encode(), value.encode("latin-1")) for name, value in headers],
         "client": ("127.0.0.1", 50000),
         "server": ("testserver", 80),
         "subprotocols": [],

@@ -16,7 +16,15 @@ from ._discovery import origin_of
 from ._errors import ConfigurationError
 from ._keys import KeySet, key_from_pem
 
-__all__ = ["check_url", "claim_values_of", "names", "origin", "static_keys", "strings"]
+__all__ = [
+    "check_url",
+    "claim_values_of",
+    "names",
+    "optional_names",
+    "origin",
+    "static_keys",
+    "strings",
+]
 
 logger = logging.getLogger("m2m_guard")
 
@@ -33,6 +41,19 @@ def names(value: Sequence[str], what: str) -> tuple[str, ...]:
     """One name or several, in order, without duplicates."""
     strings(value, what)
     return tuple(dict.fromkeys([value] if isinstance(value, str) else value))
+
+
+def optional_names(value: str | Iterable[str] | None, what: str) -> tuple[str, ...]:
+    """Zero, one or several names, in order; a single string is one name.
+
+    ``forbidden_claims="scp"`` must forbid ``scp``, not ``s``, ``c`` and ``p``.
+    """
+    if value is None:
+        return ()
+    values = [value] if isinstance(value, str) else list(value)
+    if not all(isinstance(v, str) and v for v in values):
+        raise ConfigurationError(f"{what} must be a non-empty string or a list of them")
+    return tuple(dict.fromkeys(values))
 
 
 def origin(url: str, what: str) -> str:

@@ -26,6 +26,7 @@ from ._settings import (
     check_url,
     claim_values_of,
     names,
+    optional_names,
     origin,
     static_keys,
     strings,
@@ -99,14 +100,14 @@ class Verifier(VerifierBase):
         leeway: float = 0.0,
         max_token_age: float | None = None,
         max_lifetime: float | None = None,
-        required_claims: Sequence[str] | None = None,
+        required_claims: str | Sequence[str] | None = None,
         client_id_claims: Sequence[str] = _DEFAULT_CLIENT_ID_CLAIMS,
         scope_claims: Sequence[str] = ("scope", "scp"),
         strict_rfc9068: bool = False,
         audience_claim: str = "aud",
         claim_values: Mapping[str, str] | None = None,
-        forbidden_claims: Sequence[str] = (),
-        trusted_jwks_origins: Sequence[str] = (),
+        forbidden_claims: str | Sequence[str] = (),
+        trusted_jwks_origins: str | Sequence[str] = (),
         max_token_size: int = 8192,
         token_cache_size: int = 4096,
         jwks_policy: JWKSPolicy | None = None,
@@ -140,7 +141,12 @@ class Verifier(VerifierBase):
         for url, what in ((jwks_url, "jwks_url"), (discovery_url, "discovery_url")):
             if url is not None:
                 check_url(url, what)
-        required = tuple(required_claims or ("iss", "aud", "exp", "iat"))
+        required = optional_names(required_claims, "required_claims") or (
+            "iss",
+            "aud",
+            "exp",
+            "iat",
+        )
         if strict_rfc9068:
             required = tuple(dict.fromkeys((*required, *_RFC9068_REQUIRED)))
         self.policy = ClaimsPolicy(
@@ -156,7 +162,7 @@ class Verifier(VerifierBase):
             strict_rfc9068=strict_rfc9068,
             audience_claim=names(audience_claim, "audience_claim")[0],
             claim_values=claim_values_of(claim_values),
-            forbidden_claims=tuple(forbidden_claims),
+            forbidden_claims=optional_names(forbidden_claims, "forbidden_claims"),
         )
         static = None if jwks is None and public_key is None else static_keys(jwks, public_key)
         expected_issuer: str | None = None
@@ -177,7 +183,10 @@ class Verifier(VerifierBase):
             static_keys=static,
             discover_from=expected_issuer,
             metadata_urls=metadata_urls,
-            trusted_origins=tuple(origin(o, "trusted_jwks_origins") for o in trusted_jwks_origins),
+            trusted_origins=tuple(
+                origin(o, "trusted_jwks_origins")
+                for o in optional_names(trusted_jwks_origins, "trusted_jwks_origins")
+            ),
         )
         self._engine = Engine(
             self.policy,

@@ -154,14 +154,14 @@ class M2MGuard:
         required_scopes: str | Iterable[str] = (),
         any_scopes: str | Iterable[str] = (),
         optional: bool = False,
-        exclude_paths: Iterable[str] = (),
+        exclude_paths: str | Iterable[str] = (),
     ) -> None:
         """Require a valid token for every request routed to ``blueprint``.
 
         ``exclude_paths`` are full request paths (with the blueprint's
         ``url_prefix``); ``"/api/public/*"`` is a prefix.
         """
-        excluded = tuple(exclude_paths)
+        excluded = (exclude_paths,) if isinstance(exclude_paths, str) else tuple(exclude_paths)
         PathMatcher(excluded)  # a bad entry fails here, not on a request
         rule = _Rule(
             normalize_scopes(required_scopes), normalize_scopes(any_scopes), optional, excluded

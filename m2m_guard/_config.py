@@ -118,7 +118,7 @@ def verifier_from_mapping(
     if project_id is not None:
         settings = stytch(
             _text(project_id),
-            _text(get("STYTCH_ENVIRONMENT") or "test"),
+            None if get("STYTCH_ENVIRONMENT") is None else _text(get("STYTCH_ENVIRONMENT")),
             b2b=_bool(prefix + "STYTCH_B2B", get("STYTCH_B2B") or False),
         )
         return cls(**{**settings, **kwargs})

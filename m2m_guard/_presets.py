@@ -36,7 +36,16 @@ from urllib.parse import urlsplit
 
 from ._errors import ConfigurationError
 
-__all__ = ["STYTCH_BASE_URLS", "auth0", "cognito", "entra", "keycloak", "okta", "stytch"]
+__all__ = [
+    "STYTCH_BASE_URLS",
+    "auth0",
+    "cognito",
+    "entra",
+    "keycloak",
+    "okta",
+    "stytch",
+    "stytch_base_url",
+]
 
 STYTCH_BASE_URLS = {"test": "https://test.stytch.com", "live": "https://api.stytch.com"}
 
@@ -53,7 +62,41 @@ def _segment(value: str, what: str) -> str:
     return value
 
 
-def stytch(project_id: str, environment: str, *, b2b: bool) -> dict[str, Any]:
+def stytch_base_url(project_id: str, environment: str | None) -> str:
+    """The API base URL of a Stytch project, without a trailing slash.
+
+    ``environment`` is ``"test"``, ``"live"``, a base URL (a custom domain or
+    a local issuer such as ``http://127.0.0.1:8787``), or ``None``: inferred
+    from the project id as all of Stytch's SDKs do (``project-live-…`` →
+    live, ``project-test-…`` → test). A named environment that contradicts
+    the project id is refused: a live project's tokens are never checked
+    against the test keys, nor the other way round.
+    """
+    inferred = next(
+        (env for env in STYTCH_BASE_URLS if project_id.startswith(f"project-{env}-")), None
+    )
+    if environment is None:
+        if inferred is None:
+            raise ConfigurationError(
+                f"cannot tell the Stytch environment of project id {project_id!r}: "
+                "give environment='test', 'live' or a base URL"
+            )
+        environment = inferred
+    if environment in STYTCH_BASE_URLS:
+        if inferred is not None and inferred != environment:
+            raise ConfigurationError(
+                f"Stytch project {project_id!r} is a {inferred} project, "
+                f"but environment={environment!r} was given"
+            )
+        return STYTCH_BASE_URLS[environment]
+    if not isinstance(environment, str) or urlsplit(environment).scheme not in ("http", "https"):
+        raise ConfigurationError(
+            f"Stytch environment must be 'test', 'live' or a base URL, got {environment!r}"
+        )
+    return environment.rstrip("/")
+
+
+def stytch(project_id: str, environment: str | None, *, b2b: bool) -> dict[str, Any]:
     """Verifier settings for a Stytch project, as Stytch's SDKs check tokens.
 
     The SDKs accept ``iss`` as ``stytch.com/{project_id}`` or as the base URL
@@ -61,11 +104,7 @@ def stytch(project_id: str, environment: str, *, b2b: bool) -> dict[str, Any]:
     """
     if not isinstance(project_id, str) or not project_id or "/" in project_id:
         raise ConfigurationError(f"invalid Stytch project id {project_id!r}")
-    base = STYTCH_BASE_URLS.get(environment, environment).rstrip("/")
-    if urlsplit(base).scheme not in ("http", "https"):
-        raise ConfigurationError(
-            f"Stytch environment must be 'test', 'live' or a base URL, got {environment!r}"
-        )
+    base = stytch_base_url(project_id, environment)
     path = "b2b/sessions" if b2b else "sessions"
     return {
         "jwks_url": f"{base}/v1/{path}/jwks/{project_id}",

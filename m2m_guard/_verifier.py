@@ -204,14 +204,22 @@ class Verifier(VerifierBase):
 
     @classmethod
     def for_stytch(
-        cls, project_id: str, *, environment: str = "test", b2b: bool = False, **kwargs: Any
+        cls,
+        project_id: str,
+        *,
+        environment: str | None = None,
+        b2b: bool = False,
+        **kwargs: Any,
     ) -> Verifier:
         """A verifier for a Stytch project's M2M tokens.
 
         Args:
             project_id: e.g. ``project-test-…``; also the expected audience.
-            environment: ``"test"``, ``"live"`` or a base URL such as
-                ``http://127.0.0.1:8787`` (a local issuer).
+            environment: ``"test"``, ``"live"``, a base URL such as
+                ``http://127.0.0.1:8787`` (a local issuer or a custom
+                domain), or ``None`` (the default): inferred from the
+                project id as Stytch's SDKs do (``project-live-…`` is live).
+                A contradiction is a ``ConfigurationError``.
             b2b: use the B2B JWKS path (``/v1/b2b/sessions/jwks/…``).
             **kwargs: any other ``Verifier`` argument (``leeway``,
                 ``max_token_age`` …), overriding the preset.

@@ -43,6 +43,7 @@ from anyio.lowlevel import RunVar
 
 from ._closing import Closing
 from ._errors import ConfigurationError, M2MGuardError
+from ._presets import stytch_base_url
 
 __all__ = ["ClientCredentialsAuth", "TokenRequestError"]
 
@@ -51,7 +52,6 @@ logger = logging.getLogger("m2m_guard.client")
 AuthMethod: TypeAlias = Literal["client_secret_basic", "client_secret_post"]
 BodyFormat: TypeAlias = Literal["form", "json"]
 
-_STYTCH_ENVIRONMENTS = {"test": "https://test.stytch.com", "live": "https://api.stytch.com"}
 _RESERVED_PARAMS = frozenset({"grant_type", "scope", "client_id", "client_secret"})
 # RFC 6749 §3.3: scope-token = 1*NQCHAR
 _SCOPE_TOKEN = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+")
@@ -225,7 +225,7 @@ class ClientCredentialsAuth(Closing, httpx.Auth):
         client_id: str,
         client_secret: str,
         *,
-        environment: str = "test",
+        environment: str | None = None,
         scopes: str | Iterable[str] | None = None,
         extra_params: Mapping[str, str] | None = None,
         refresh_margin: float = 60.0,
@@ -236,18 +236,14 @@ class ClientCredentialsAuth(Closing, httpx.Auth):
     ) -> ClientCredentialsAuth:
         """Configure for Stytch's ``/v1/public/{project_id}/oauth2/token``.
 
-        ``environment`` is ``"test"``, ``"live"`` or a base URL such as
-        ``http://127.0.0.1:8787`` (a local issuer). Credentials travel in a
+        ``environment`` is ``"test"``, ``"live"``, a base URL such as
+        ``http://127.0.0.1:8787`` (a local issuer), or ``None`` (the
+        default): inferred from the project id as Stytch's SDKs do. Credentials travel in a
         JSON body, as Stytch's SDKs send them.
         """
         if not isinstance(project_id, str) or not _PROJECT_ID.fullmatch(project_id):
             raise ConfigurationError(f"Invalid Stytch project_id {project_id!r}.")
-        base = _STYTCH_ENVIRONMENTS.get(environment, environment)
-        if not base.startswith(("http://", "https://")):
-            raise ConfigurationError(
-                f"environment must be 'test', 'live' or a base URL, got {environment!r}."
-            )
-        base = base.rstrip("/")
+        base = stytch_base_url(project_id, environment)
         return cls(
             f"{base}/v1/public/{project_id}/oauth2/token",
             client_id,

@@ -127,20 +127,30 @@ async def test_async_client_carries_the_token_as_bearer(
 
 
 @pytest.mark.parametrize(
-    ("environment", "url"),
+    ("project_id", "environment", "url"),
     [
-        ("test", "https://test.stytch.com/v1/public/project-test-1/oauth2/token"),
-        ("live", "https://api.stytch.com/v1/public/project-test-1/oauth2/token"),
-        ("http://127.0.0.1:8787/", "http://127.0.0.1:8787/v1/public/project-test-1/oauth2/token"),
+        ("project-test-1", "test", "https://test.stytch.com/v1/public/project-test-1/oauth2/token"),
+        ("project-test-1", None, "https://test.stytch.com/v1/public/project-test-1/oauth2/token"),
+        ("project-live-1", "live", "https://api.stytch.com/v1/public/project-live-1/oauth2/token"),
+        ("project-live-1", None, "https://api.stytch.com/v1/public/project-live-1/oauth2/token"),
+        (
+            "project-test-1",
+            "http://127.0.0.1:8787/",
+            "http://127.0.0.1:8787/v1/public/project-test-1/oauth2/token",
+        ),
     ],
 )
 def test_for_stytch_posts_json_credentials_to_the_project_token_url(
-    endpoint: TokenEndpoint, clock: FakeClock, environment: str, url: str
+    endpoint: TokenEndpoint,
+    clock: FakeClock,
+    project_id: str,
+    environment: str | None,
+    url: str,
 ) -> None:
     """for_stytch derives the token URL and sends Stytch-style JSON credentials."""
     with endpoint.client() as http:
         auth = ClientCredentialsAuth.for_stytch(
-            "project-test-1",
+            project_id,
             CLIENT_ID,
             CLIENT_SECRET,
             environment=environment,

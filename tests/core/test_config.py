@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from m2m_guard import ConfigurationError, JWKSPolicy, Verifier
+from m2m_guard.client import ClientCredentialsAuth
 from tests.support.clock import FakeClock
 from tests.support.keys import ISSUER, PROJECT_ID, SigningKey, jwks_of, stytch_claims
 
@@ -84,25 +85,72 @@ def test_plain_http_to_a_remote_host_logs_a_warning(caplog: pytest.LogCaptureFix
     assert caplog.text == ""
 
 
+LIVE_PROJECT_ID = PROJECT_ID.replace("project-test-", "project-live-")
+
+
 @pytest.mark.parametrize(
-    ("environment", "b2b", "base", "path"),
+    ("project_id", "environment", "b2b", "base", "path"),
     [
-        ("test", False, "https://test.stytch.com", "/v1/sessions/jwks/"),
-        ("live", False, "https://api.stytch.com", "/v1/sessions/jwks/"),
-        ("test", True, "https://test.stytch.com", "/v1/b2b/sessions/jwks/"),
-        ("http://127.0.0.1:8787/", False, "http://127.0.0.1:8787", "/v1/sessions/jwks/"),
+        (PROJECT_ID, "test", False, "https://test.stytch.com", "/v1/sessions/jwks/"),
+        (LIVE_PROJECT_ID, "live", False, "https://api.stytch.com", "/v1/sessions/jwks/"),
+        (PROJECT_ID, "test", True, "https://test.stytch.com", "/v1/b2b/sessions/jwks/"),
+        (PROJECT_ID, None, False, "https://test.stytch.com", "/v1/sessions/jwks/"),
+        (LIVE_PROJECT_ID, None, False, "https://api.stytch.com", "/v1/sessions/jwks/"),
+        (LIVE_PROJECT_ID, None, True, "https://api.stytch.com", "/v1/b2b/sessions/jwks/"),
+        (
+            PROJECT_ID,
+            "http://127.0.0.1:8787/",
+            False,
+            "http://127.0.0.1:8787",
+            "/v1/sessions/jwks/",
+        ),
+        (
+            LIVE_PROJECT_ID,
+            "https://auth.example.com",
+            False,
+            "https://auth.example.com",
+            "/v1/sessions/jwks/",
+        ),
     ],
 )
 def test_stytch_preset_derives_jwks_url_issuers_and_audience(
-    environment: str, b2b: bool, base: str, path: str
+    project_id: str, environment: str | None, b2b: bool, base: str, path: str
 ) -> None:
-    """for_stytch knows Stytch's JWKS paths, both accepted issuers and the audience."""
-    verifier = Verifier.for_stytch(PROJECT_ID, environment=environment, b2b=b2b)
-    assert verifier.cache.url == f"{base}{path}{PROJECT_ID}"
-    assert verifier.policy.issuers == {f"stytch.com/{PROJECT_ID}", base}
-    assert verifier.policy.audiences == {PROJECT_ID}
+    """for_stytch infers test/live from the project id as Stytch's SDKs do, or takes a base URL."""
+    verifier = Verifier.for_stytch(project_id, environment=environment, b2b=b2b)
+    assert verifier.cache.url == f"{base}{path}{project_id}"
+    assert verifier.policy.issuers == {f"stytch.com/{project_id}", base}
+    assert verifier.policy.audiences == {project_id}
     assert verifier.policy.algorithms == {"RS256"}
     assert verifier.policy.client_id_claims == ("sub",)
+
+
+@pytest.mark.parametrize(
+    ("project_id", "environment"), [(PROJECT_ID, "live"), (LIVE_PROJECT_ID, "test")]
+)
+def test_stytch_environment_contradicting_the_project_id_is_refused(
+    project_id: str, environment: str
+) -> None:
+    """A test project with environment="live" (or the reverse) fails at start-up."""
+    with pytest.raises(ConfigurationError, match="project, but environment="):
+        Verifier.for_stytch(project_id, environment=environment)
+    with pytest.raises(ConfigurationError, match="project, but environment="):
+        ClientCredentialsAuth.for_stytch(project_id, "c", "s", environment=environment)
+
+
+def test_stytch_project_id_without_an_environment_prefix_needs_an_environment() -> None:
+    """An id that names neither test nor live cannot be guessed; a base URL still works."""
+    with pytest.raises(ConfigurationError, match="cannot tell the Stytch environment"):
+        Verifier.for_stytch("project-abc")
+    assert Verifier.for_stytch("project-abc", environment="test").cache.url
+
+
+def test_live_project_from_env_and_client_use_the_live_api() -> None:
+    """M2M_GUARD_STYTCH_PROJECT_ID=project-live-... alone means api.stytch.com everywhere."""
+    verifier = Verifier.from_env(environ={"M2M_GUARD_STYTCH_PROJECT_ID": LIVE_PROJECT_ID})
+    assert verifier.cache.url == f"https://api.stytch.com/v1/sessions/jwks/{LIVE_PROJECT_ID}"
+    auth = ClientCredentialsAuth.for_stytch(LIVE_PROJECT_ID, "c", "s")
+    assert auth._token_url == f"https://api.stytch.com/v1/public/{LIVE_PROJECT_ID}/oauth2/token"
 
 
 def test_stytch_preset_accepts_overrides() -> None:
@@ -154,7 +202,7 @@ def test_explicit_metadata_url_is_used_as_is() -> None:
 def test_env_with_stytch_project_uses_the_stytch_preset() -> None:
     """STYTCH_PROJECT_ID selects the preset; numbers and lists are parsed."""
     env = {
-        "M2M_GUARD_STYTCH_PROJECT_ID": PROJECT_ID,
+        "M2M_GUARD_STYTCH_PROJECT_ID": LIVE_PROJECT_ID,
         "M2M_GUARD_STYTCH_ENVIRONMENT": "live",
         "M2M_GUARD_STYTCH_B2B": "true",
         "M2M_GUARD_LEEWAY": "2.5",
@@ -162,7 +210,7 @@ def test_env_with_stytch_project_uses_the_stytch_preset() -> None:
         "M2M_GUARD_MAX_TOKEN_SIZE": "4096",
     }
     verifier = Verifier.from_env(environ=env)
-    assert verifier.cache.url == f"https://api.stytch.com/v1/b2b/sessions/jwks/{PROJECT_ID}"
+    assert verifier.cache.url == f"https://api.stytch.com/v1/b2b/sessions/jwks/{LIVE_PROJECT_ID}"
     assert verifier.policy.leeway == 2.5
     assert verifier.policy.max_token_age == 300
     assert verifier._engine.max_token_size == 4096

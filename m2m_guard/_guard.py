@@ -5,6 +5,14 @@ verifier, required scopes, excluded paths, whether anonymous requests may
 pass, the realm. Adapters hand it the ``Authorization`` header values and
 turn an ``M2MGuardError`` into their framework's response with
 ``error_response`` — the same status, headers and JSON body everywhere.
+
+Claims verified earlier in the same request (by a middleware, a blueprint
+guard, another dependency) are reused only by a guard with the *same*
+verifier object: every integration stores the verifier that produced the
+claims next to them (``VERIFIED_BY_KEY``), and ``Guard.reuse`` hands them
+back, scopes checked, only when it is this guard's verifier. A route with a
+verifier of its own (another audience, issuer, ``max_token_age``, strict
+mode …) verifies the token again; its token cache keeps that cheap.
 """
 
 from __future__ import annotations
@@ -15,13 +23,18 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from ._claims import M2MClaims
+from ._engine import check_scopes
 from ._errors import ConfigurationError, M2MGuardError, MissingTokenError
 from ._jws import extract_bearer_token
 from ._multi import TokenVerifier
 from ._resource import ProtectedResource
 from ._scopes import normalize_scopes
 
-__all__ = ["ErrorResponse", "Guard", "PathMatcher"]
+__all__ = ["VERIFIED_BY_KEY", "ErrorResponse", "Guard", "PathMatcher"]
+
+#: Where an integration records which verifier produced the claims it stored
+#: (next to them: in ``scope["state"]``, in the WSGI environ).
+VERIFIED_BY_KEY = "m2m_guard.verified_by"
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +135,19 @@ class Guard:
             InsufficientScopeError: the cached token lacks a required scope.
         """
         return self.verifier.cached_bearer(authorization, self.required_scopes, self.any_scopes)
+
+    def reuse(self, claims: M2MClaims | None, verified_by: object) -> M2MClaims | None:
+        """``claims`` verified earlier in this request, scopes checked, when
+        ``verified_by`` (the verifier that produced them) is this guard's own
+        verifier; ``None`` otherwise: then ``check`` the token again.
+
+        Raises:
+            InsufficientScopeError: the reused claims lack a required scope.
+        """
+        if claims is None or verified_by is not self.verifier:
+            return None
+        check_scopes(claims, self.required_scopes, self.any_scopes)
+        return claims
 
     def check(self, authorization: Sequence[str]) -> M2MClaims | None:
         """Verify the request's ``Authorization`` values; ``None`` if anonymous.

@@ -10,6 +10,13 @@ and, when Starlette is installed, ``scope["auth"]`` / ``scope["user"]``, so
 An anonymous request let through by ``optional`` carries ``None``; requests
 to ``exclude_paths`` are passed on untouched.
 
+Next to the claims, ``scope["state"]["m2m_guard.verified_by"]`` names the
+verifier that produced them. A route guard (``require_scopes``,
+``M2MBearer``) reuses the claims only when its verifier is that very object;
+a route with another verifier (its own audience, issuer, ``max_token_age``,
+strict mode …) verifies the token again, answers with its own 401/403 when
+it refuses it, and then exposes its own claims as the request's principal.
+
 A refused websocket is refused before it is accepted: with the HTTP error
 response where the server supports the ``websocket.http.response`` extension,
 otherwise with a close frame, code 1008 (policy violation), or 1013 (try
@@ -23,7 +30,7 @@ from typing import Any
 
 from ._claims import M2MClaims
 from ._errors import M2MGuardError
-from ._guard import ErrorResponse, Guard, error_response
+from ._guard import VERIFIED_BY_KEY, ErrorResponse, Guard, error_response
 from ._multi import TokenVerifier
 from ._resource import ProtectedResource
 
@@ -34,7 +41,7 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
-Attach = Callable[[Scope, "M2MClaims | None"], None]
+Attach = Callable[[Scope, "M2MClaims | None", "TokenVerifier | None"], None]
 
 #: Where the middleware leaves its verifier, for ``require_scopes`` on excluded paths.
 VERIFIER_KEY = "m2m_guard.verifier"
@@ -105,7 +112,7 @@ class M2MGuardMiddleware:
         except M2MGuardError as exc:
             await send_error(scope, send, exc, answer=self.guard.error_response(exc))
             return
-        self._attach(scope, claims)
+        self._attach(scope, claims, self.guard.verifier)
         await self.app(scope, receive, send)
 
 
@@ -115,6 +122,16 @@ def get_claims(connection: Mapping[str, Any]) -> M2MClaims | None:
     state = connection.get("state")
     claims = state.get("m2m") if isinstance(state, Mapping) else None
     return claims if isinstance(claims, M2MClaims) else None
+
+
+def verified_by(connection: Mapping[str, Any]) -> object:
+    """The verifier that produced ``get_claims(connection)``, as recorded when
+    they were attached; ``None`` when unknown (then nothing may reuse them).
+
+    Only ever compared by identity (``Guard.reuse``), so it is not type-checked.
+    """
+    state = connection.get("state")
+    return state.get(VERIFIED_BY_KEY) if isinstance(state, Mapping) else None
 
 
 def authorization_values(scope: Scope) -> list[str]:
@@ -159,9 +176,14 @@ async def _respond(send: Send, answer: ErrorResponse, prefix: str = "") -> None:
     await send({"type": f"{prefix}http.response.body", "body": answer.body})
 
 
-def attach_state(scope: Scope, claims: M2MClaims | None) -> None:
-    """Store the claims where ``request.state.m2m`` and ``get_claims`` find them."""
-    scope.setdefault("state", {})["m2m"] = claims
+def attach_state(
+    scope: Scope, claims: M2MClaims | None, verifier: TokenVerifier | None = None
+) -> None:
+    """Store the claims where ``request.state.m2m`` and ``get_claims`` find them,
+    with the ``verifier`` that produced them (``None``: claims nobody may reuse)."""
+    state = scope.setdefault("state", {})
+    state["m2m"] = claims
+    state[VERIFIED_BY_KEY] = verifier
 
 
 def _claims_attacher() -> Attach:

@@ -9,8 +9,17 @@
 The scopes given to ``Security`` (merged along the dependency chain) are
 required, and they appear with the ``M2MBearer`` HTTP bearer (JWT) scheme in
 the OpenAPI document. ``M2MBearer(verifier, optional=True)`` lets requests
-without a token through as ``None``. Behind ``M2MGuardMiddleware`` the
-middleware's verified claims are reused and only the scopes are checked.
+without a token through as ``None``.
+
+Behind ``M2MGuardMiddleware`` (or another ``M2MBearer``) the claims already
+verified in the request are reused, and only the scopes checked, when they
+were produced by this dependency's own verifier object. With another
+verifier the token is verified again by this one, so its audience, issuer,
+``max_token_age``, strict mode … always hold: a token the middleware
+accepted but this verifier refuses is answered with this dependency's
+401/403, and the claims it returns (and attaches to the request) are its
+own. The verifier's token cache keeps that second check cheap; with one
+shared verifier a request is verified once.
 
 Why ``install(app)``: a dependency can only refuse a request by raising, and
 FastAPI renders an ``HTTPException`` as ``{"detail": …}``, not as RFC 6750's
@@ -83,7 +92,8 @@ class M2MBearer(SecurityBase):
     """A FastAPI security dependency verifying ``Authorization: Bearer <jwt>``.
 
     Args:
-        verifier: checks the tokens.
+        verifier: checks the tokens; claims a middleware verified with
+            another verifier are checked again with this one.
         optional: answer ``None`` for requests without a token (a bad token
             is still rejected).
         realm: the ``realm`` of the ``WWW-Authenticate`` challenge.

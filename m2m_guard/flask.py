@@ -16,6 +16,16 @@ RFC 6750 response, which Flask returns as it is. So an
 ``errorhandler(401)`` of the application never turns it into something
 else, while ``after_request`` functions (CORS …) still run on it. With
 ``TRAP_HTTP_EXCEPTIONS`` set, the handler ``init_app`` registers renders it.
+
+Every ``M2MGuard`` verifies with its own verifier, also when several are
+bound to one application (a blueprint guarded by one, a view by another).
+Claims already verified in the request, by a blueprint guard, a decorator or
+``m2m_guard.wsgi.M2MGuardMiddleware`` around ``app.wsgi_app``, are kept with
+the verifier that produced them (on ``flask.g``, in the environ) and reused,
+scopes checked, only by a guard with that same verifier object. A guard with
+another verifier checks the token again (its token cache keeps that cheap):
+a token it refuses gets its own 401/403, and the claims it accepts become
+``current_client``. With one shared verifier a request is verified once.
 """
 
 from __future__ import annotations
@@ -33,7 +43,7 @@ from werkzeug.wrappers import Response
 from ._claims import M2MClaims
 from ._config import verifier_from_mapping
 from ._errors import M2MGuardError
-from ._guard import ErrorResponse, Guard, PathMatcher
+from ._guard import VERIFIED_BY_KEY, ErrorResponse, Guard, PathMatcher
 from ._multi import TokenVerifier
 from ._scopes import normalize_scopes
 from ._verifier import Verifier
@@ -47,9 +57,14 @@ __all__ = [
     "get_current_client",
 ]
 
-#: The key of the per-application state in ``app.extensions``.
+#: The key of the per-application state in ``app.extensions`` (of the
+#: ``M2MGuard`` bound last, when there are several).
 EXTENSION_KEY = "m2m_guard"
+#: ``app.extensions`` entry mapping each bound ``M2MGuard`` to its own state.
+_BOUND_KEY = "m2m_guard.bound"
 _G_NAME = "_m2m_guard_client"
+#: On ``flask.g`` beside the claims: the verifier that produced them.
+_G_VERIFIER = "_m2m_guard_verified_by"
 
 ViewT = TypeVar("ViewT", bound=Callable[..., Any])
 
@@ -121,6 +136,9 @@ class M2MGuard:
         state = _State(verifier, self.realm)
         state.guard(_Rule())  # checks the verifier now rather than on the first request
         app.extensions[EXTENSION_KEY] = state
+        # Keyed by this extension: another M2MGuard bound to the same app
+        # must not replace the verifier of this one's views and blueprints.
+        app.extensions.setdefault(_BOUND_KEY, {})[self] = state
         app.register_error_handler(M2MGuardHTTPException, _render)
 
     def require_scopes(
@@ -140,7 +158,7 @@ class M2MGuard:
         def decorator(view: ViewT) -> ViewT:
             @functools.wraps(view)
             def wrapper(*args: Any, **kwargs: Any) -> Any:
-                _authenticate(rule)
+                self._authenticate(rule)
                 return current_app.ensure_sync(view)(*args, **kwargs)
 
             return cast(ViewT, wrapper)
@@ -166,22 +184,30 @@ class M2MGuard:
         rule = _Rule(
             normalize_scopes(required_scopes), normalize_scopes(any_scopes), optional, excluded
         )
-        blueprint.before_request(functools.partial(_authenticate, rule))
+        blueprint.before_request(functools.partial(self._authenticate, rule))
 
-
-def _authenticate(rule: _Rule) -> None:
-    state = current_app.extensions.get(EXTENSION_KEY)
-    if state is None:
-        raise RuntimeError("M2MGuard.init_app(app) was not called for this application")
-    guard = cast(_State, state).guard(rule)
-    if guard.exclude and guard.exclude.matches(request.path):
-        return
-    try:
-        authorization = request.environ.get("HTTP_AUTHORIZATION")
-        claims = guard.check(() if authorization is None else (authorization,))
-    except M2MGuardError as exc:
-        raise M2MGuardHTTPException(exc, guard.error_response(exc)) from exc
-    setattr(g, _G_NAME, claims)
+    def _authenticate(self, rule: _Rule) -> None:
+        """Check the current request against ``rule`` with this extension's verifier."""
+        state = current_app.extensions.get(_BOUND_KEY, {}).get(self)
+        if state is None:
+            raise RuntimeError("M2MGuard.init_app(app) was not called for this application")
+        guard = cast(_State, state).guard(rule)
+        if guard.exclude and guard.exclude.matches(request.path):
+            return
+        environ = request.environ
+        try:
+            # Claims this very verifier produced earlier in the request (a
+            # blueprint guard, then the view's; the WSGI middleware): reused.
+            if guard.reuse(g.get(_G_NAME), g.get(_G_VERIFIER)) is not None:
+                return
+            claims = guard.reuse(get_claims(environ), environ.get(VERIFIED_BY_KEY))
+            if claims is None:
+                authorization = environ.get("HTTP_AUTHORIZATION")
+                claims = guard.check(() if authorization is None else (authorization,))
+        except M2MGuardError as exc:
+            raise M2MGuardHTTPException(exc, guard.error_response(exc)) from exc
+        setattr(g, _G_NAME, claims)
+        setattr(g, _G_VERIFIER, guard.verifier)
 
 
 def _render(exc: M2MGuardHTTPException) -> Response:
@@ -192,13 +218,14 @@ def _render(exc: M2MGuardHTTPException) -> Response:
 def get_current_client() -> M2MClaims | None:
     """The verified caller of the current request, or ``None`` if anonymous.
 
-    Also finds the claims that ``m2m_guard.wsgi.M2MGuardMiddleware`` stored
-    when it wraps ``app.wsgi_app``.
+    The claims of the last guard that checked the request; on a view no
+    guard checked, those ``m2m_guard.wsgi.M2MGuardMiddleware`` stored when
+    it wraps ``app.wsgi_app``.
     """
-    claims: M2MClaims | None = g.get(_G_NAME)
-    if claims is None and has_request_context():
-        claims = get_claims(request.environ)
-    return claims
+    if _G_NAME in g:  # a guard decided, also when it let an anonymous request in
+        claims: M2MClaims | None = g.get(_G_NAME)
+        return claims
+    return get_claims(request.environ) if has_request_context() else None
 
 
 #: A proxy to ``get_current_client()``. When anonymous it is falsy and

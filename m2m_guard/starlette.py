@@ -6,14 +6,21 @@
 
 ``require_scopes`` works on sync and async endpoint functions, on
 ``HTTPEndpoint`` methods and on websocket endpoints (refused before accept).
-Behind ``M2MGuardMiddleware`` it reuses the middleware's verified claims and
-only checks its scopes; otherwise it verifies the token itself, with the
-first verifier it finds:
+It verifies with the first verifier it finds:
 
 1. ``verifier=`` given to the decorator;
-2. the middleware's, where it let the request pass unverified
-   (``exclude_paths``, ``optional``);
+2. the middleware's (``M2MGuardMiddleware`` records it on every request);
 3. ``request.app.state.m2m_verifier`` (set it when you build the app).
+
+Claims already verified in this request (by the middleware, or another
+guard) are reused, and only the scopes checked, when they were produced by
+that same verifier object. Otherwise the token is verified again with the
+route's verifier, so its audience, issuer, ``max_token_age``, strict mode …
+hold behind any middleware: a token the middleware accepted but the route's
+verifier refuses gets the route's 401/403, and a token it accepts replaces
+the request's principal (``request.state.m2m``, ``request.user``) with the
+route's claims. The verifier's token cache keeps the second check cheap;
+with one shared verifier a request is still verified once.
 
 Starlette's own ``@requires`` compares scopes exactly; ``require_scopes``
 follows Stytch's rule (a granted ``read:*`` covers ``read:users``).
@@ -33,12 +40,19 @@ from starlette.responses import Response
 from starlette.websockets import WebSocket
 
 from ._claims import M2MClaims
-from ._engine import check_scopes
 from ._errors import ConfigurationError, M2MGuardError
 from ._guard import Guard, error_response
 from ._multi import TokenVerifier
 from ._scopes import normalize_scopes
-from .asgi import VERIFIER_KEY, M2MGuardMiddleware, Scope, attach_state, get_claims, send_error
+from .asgi import (
+    VERIFIER_KEY,
+    M2MGuardMiddleware,
+    Scope,
+    attach_state,
+    get_claims,
+    send_error,
+    verified_by,
+)
 
 __all__ = [
     "M2MGuardMiddleware",
@@ -75,9 +89,15 @@ class M2MUser(BaseUser):
         return self.claims.client_id
 
 
-def attach_claims(scope: Scope, claims: M2MClaims | None) -> None:
-    """Attach the claims as ``request.state.m2m``, ``request.auth`` and ``request.user``."""
-    attach_state(scope, claims)
+def attach_claims(
+    scope: Scope, claims: M2MClaims | None, verifier: TokenVerifier | None = None
+) -> None:
+    """Attach the claims as ``request.state.m2m``, ``request.auth`` and ``request.user``.
+
+    ``verifier`` is the one that produced them: only a guard with that same
+    verifier reuses them. Without it, no guard does (each verifies again).
+    """
+    attach_state(scope, claims, verifier)
     if claims is None:
         scope["auth"], scope["user"] = AuthCredentials(), UnauthenticatedUser()
     else:
@@ -85,14 +105,14 @@ def attach_claims(scope: Scope, claims: M2MClaims | None) -> None:
 
 
 def _pre_verified(conn: HTTPConnection, guard: Guard) -> M2MClaims | None:
-    claims = get_claims(conn)
-    if claims is not None:  # the middleware verified the token: only scopes are left
-        check_scopes(claims, guard.required_scopes, guard.any_scopes)
-    return claims
+    # Only claims this guard's own verifier produced: then only scopes are left.
+    return guard.reuse(get_claims(conn), verified_by(conn))
 
 
 async def authenticate(conn: HTTPConnection, guard: Guard) -> M2MClaims | None:
-    """The claims of ``conn`` under ``guard``: the middleware's, or verified now.
+    """The claims of ``conn`` under ``guard``: reused when ``guard``'s verifier
+    already produced them in this request (see the module docstring), else
+    verified now with it and attached.
 
     Raises:
         M2MGuardError: render it with ``Guard.error_response``.
@@ -100,13 +120,14 @@ async def authenticate(conn: HTTPConnection, guard: Guard) -> M2MClaims | None:
     claims = _pre_verified(conn, guard)
     if claims is None:
         claims = await guard.check_async(conn.headers.getlist("authorization"))
-        attach_claims(conn.scope, claims)
+        attach_claims(conn.scope, claims, guard.verifier)
     return claims
 
 
 def _authenticate_sync(conn: HTTPConnection, guard: Guard) -> None:
     if _pre_verified(conn, guard) is None:
-        attach_claims(conn.scope, guard.check(conn.headers.getlist("authorization")))
+        claims = guard.check(conn.headers.getlist("authorization"))
+        attach_claims(conn.scope, claims, guard.verifier)
 
 
 def _guard_for(conn: HTTPConnection, options: dict[str, Any]) -> Guard:

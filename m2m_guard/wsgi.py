@@ -10,7 +10,11 @@
 A request outside ``exclude_paths`` must carry a valid bearer token; a
 rejected request never reaches the application and is answered with the
 ``Guard``'s RFC 6750 response. The verified claims are kept in the environ
-under ``"m2m_guard.claims"``, as werkzeug's ``ProxyFix`` keeps its data.
+under ``"m2m_guard.claims"``, as werkzeug's ``ProxyFix`` keeps its data, and
+the verifier that produced them under ``"m2m_guard.verified_by"``. A route
+guard behind the middleware (``m2m_guard.flask``) reuses those claims only
+when its verifier is that same object; with a verifier of its own it
+verifies the token again and answers with its own 401/403.
 ``exclude_paths`` are matched against ``PATH_INFO``: the path below the
 application's mount point (``SCRIPT_NAME``). Apache's mod_wsgi passes the
 ``Authorization`` header on only with ``WSGIPassAuthorization On``.
@@ -33,7 +37,7 @@ from typing import TYPE_CHECKING
 
 from ._claims import M2MClaims
 from ._errors import M2MGuardError
-from ._guard import ErrorResponse, Guard
+from ._guard import VERIFIED_BY_KEY, ErrorResponse, Guard
 from ._multi import TokenVerifier
 from ._resource import ProtectedResource
 
@@ -112,6 +116,7 @@ class M2MGuardMiddleware:
         except M2MGuardError as exc:
             return _respond(start_response, self.guard.error_response(exc))
         environ[ENVIRON_KEY] = claims
+        environ[VERIFIED_BY_KEY] = self.guard.verifier
         return self.app(environ, start_response)
 
 

@@ -13,7 +13,7 @@ from m2m_guard.asgi import M2MGuardMiddleware
 from m2m_guard.fastapi import M2MBearer, install
 from tests.integrations.harness_asgi import bearer, request, websocket
 from tests.support.clock import FakeClock
-from tests.support.keys import CLIENT_ID, ISSUER, SigningKey, jwks_of, stytch_claims
+from tests.support.keys import CLIENT_ID, SigningKey, stytch_claims
 
 
 @pytest.fixture
@@ -144,12 +144,10 @@ def test_optional_dependency_answers_none_without_a_token(verifier: Verifier, si
     assert request(app, "/", bearer("not-a-jwt")).status_code == 401
 
 
-def test_dependency_reuses_the_middleware_result(
-    verifier: Verifier, rsa_key: SigningKey, clock: FakeClock, sign: Any
-) -> None:
-    """Behind M2MGuardMiddleware the dependency checks scopes on the middleware's claims."""
-    stranger = Verifier(issuer=ISSUER, audience="elsewhere", jwks=jwks_of(rsa_key), clock=clock)
-    app = settings_app(M2MBearer(stranger))  # would reject the tokens on its own
+def test_dependency_reuses_the_middleware_result(verifier: Verifier, sign: Any) -> None:
+    """Behind M2MGuardMiddleware with the same verifier the dependency checks scopes
+    on the middleware's claims (another verifier verifies again: test_route_verifier.py)."""
+    app = settings_app(M2MBearer(verifier))
     app.add_middleware(M2MGuardMiddleware, verifier=verifier, exclude_paths=["/health"])
     token = bearer(sign("read:settings"))
     assert request(app, "/settings", token).status_code == 200

@@ -202,7 +202,7 @@ def test_current_client_is_the_verified_claims_kept_on_g(verifier: Verifier, tok
     claims, g_vars, tenant = seen
     assert isinstance(claims, M2MClaims)
     assert claims.client_id == CLIENT_ID
-    assert g_vars == {"_m2m_guard_client": claims}
+    assert g_vars == {"_m2m_guard_client": claims, "_m2m_guard_verified_by": verifier}
     assert tenant == "acme"
 
 

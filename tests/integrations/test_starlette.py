@@ -143,15 +143,18 @@ def test_decorator_refuses_a_websocket_before_accepting_it(verifier: Verifier) -
 
 
 def test_decorator_reuses_the_middleware_result_and_checks_only_scopes(
-    verifier: Verifier, stranger: Verifier, sign: Any
+    verifier: Verifier, sign: Any
 ) -> None:
-    """Behind the middleware the decorator does not verify again, it checks its scopes."""
+    """Behind a middleware with the same verifier the decorator checks only its scopes.
 
-    @require_scopes("read:settings", verifier=stranger)  # would reject the token itself
+    (A decorator with another verifier verifies again: test_route_verifier.py.)
+    """
+
+    @require_scopes("read:settings", verifier=verifier)
     async def endpoint(request: Request) -> JSONResponse:
         return caller(request)
 
-    @require_scopes("read:settings", verifier=stranger)
+    @require_scopes("read:settings", verifier=verifier)
     def sync_endpoint(request: Request) -> JSONResponse:
         return caller(request)
 

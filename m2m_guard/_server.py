@@ -44,7 +44,8 @@ class ServerThread:
     """A uvicorn server in a thread.
 
     Args:
-        app: any ASGI 3 application.
+        app: any ASGI 3 application; may be set after :meth:`bind`, before
+            :meth:`start`.
         host: the interface to bind; loopback by default.
         port: 0 (the default) picks a free port; see :attr:`port`.
         startup_timeout / shutdown_timeout: seconds to wait for uvicorn.
@@ -54,7 +55,7 @@ class ServerThread:
 
     def __init__(
         self,
-        app: ASGIApp,
+        app: ASGIApp | None = None,
         *,
         host: str = "127.0.0.1",
         port: int = 0,
@@ -91,10 +92,25 @@ class ServerThread:
         """Whether the server thread is alive."""
         return self._thread is not None and self._thread.is_alive()
 
+    def bind(self) -> str:
+        """Bind the listening socket now and return :attr:`base_url`.
+
+        For apps that must know their own URL before they serve (an issuer
+        minting ``iss`` = its URL on a port picked by the OS): bind, build
+        or configure the app, then :meth:`start`.
+        """
+        if self._socket is None:
+            family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+            self._socket = socket.create_server((self.host, self._requested_port), family=family)
+            self._port = self._socket.getsockname()[1]
+        return self.base_url
+
     def start(self) -> ServerThread:
-        """Bind, start serving, and wait until uvicorn accepts connections."""
+        """Bind (unless :meth:`bind` did), serve, and wait until uvicorn accepts connections."""
         if self._thread is not None:
             raise RuntimeError("the server is already started")
+        if self.app is None:
+            raise RuntimeError("the server has no app to serve")
         config = uvicorn.Config(
             self.app,
             log_level=self._log_level,
@@ -102,15 +118,18 @@ class ServerThread:
             loop="asyncio",
             ws="none",
             lifespan="auto",
+            # X-Forwarded-* would let any local client choose the scheme and
+            # client address the app sees; behind a proxy, configure URLs.
+            proxy_headers=False,
         )
         server = uvicorn.Server(config)
-        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
-        sock = socket.create_server((self.host, self._requested_port), family=family)
+        self.bind()
+        sock = self._socket
+        assert sock is not None
         thread = threading.Thread(
             target=self._run, args=(server, sock), name="m2m-guard-uvicorn", daemon=True
         )
-        self._socket, self._server, self._thread = sock, server, thread
-        self._port = sock.getsockname()[1]
+        self._server, self._thread = server, thread
         self._error = None
         thread.start()
         self._wait_started(server, thread)

@@ -3,6 +3,7 @@
 ::
 
     m2m-guard issuer [--host H] [--port P] [--db PATH] [--project-id ID] [--project-secret S]
+                     [--public-url URL] [--issuer-mode stytch|url] [--claims-template FILE]
     m2m-guard keys rotate [--db PATH] [--grace SECONDS]
     m2m-guard keys retire [--db PATH] [--kid KID]
     m2m-guard keys list [--db PATH]
@@ -72,11 +73,13 @@ def _wait_for_shutdown(server: ServerThread) -> None:
         print("stopping", file=sys.stderr)
 
 
-def _banner(server: ServerThread, issuer: LocalIssuer, db: str) -> str:
-    base, pid = server.base_url, issuer.project_id
+def _banner(server: ServerThread, issuer: LocalIssuer, db: str, base: str) -> str:
+    pid = issuer.project_id
     return "\n".join(
         [
-            f"m2m-guard issuer listening on {base}",
+            f"m2m-guard issuer listening on {server.base_url}",
+            *([f"  public URL:      {base}"] if base != server.base_url else []),
+            f"  issuer (iss):    {issuer.issuer}",
             f"  project id:      {pid}",
             f"  project secret:  {issuer.project_secret}",
             f"  token endpoint:  {base}/v1/public/{pid}/oauth2/token",
@@ -104,21 +107,51 @@ def cmd_issuer(args: argparse.Namespace) -> int:
     """Serve the local Stytch-compatible issuer until interrupted."""
     _require_issuer_extra()
     from ._server import ServerThread
-    from .issuer import LocalIssuer, create_app
+    from .issuer import BadRequestError, LocalIssuer, create_app
 
-    issuer = LocalIssuer(args.db, project_id=args.project_id, project_secret=args.project_secret)
+    template = _read_template(args.claims_template)
+    server = ServerThread(host=args.host, port=args.port, log_level=args.log_level)
+    try:
+        # Bind first: with --port 0 the URL (and so a URL-mode iss) is known
+        # only once the OS picked the port.
+        public = (args.public_url or server.bind()).rstrip("/")
+        issuer = LocalIssuer(
+            args.db,
+            project_id=args.project_id,
+            project_secret=args.project_secret,
+            issuer_url=public if args.issuer_mode == "url" else None,
+        )
+    except BaseException:
+        server.stop()
+        raise
     in_main = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _raise_interrupt) if in_main else None
     try:
-        app = create_app(issuer=issuer)
-        with ServerThread(app, host=args.host, port=args.port, log_level=args.log_level) as server:
-            print(_banner(server, issuer, args.db), flush=True)
+        if template is not None:
+            try:
+                issuer.set_m2m_template(template)
+            except BadRequestError as exc:
+                raise CLIError(f"--claims-template {args.claims_template}: {exc.message}") from exc
+        server.app = create_app(issuer=issuer, base_url=public)
+        with server:
+            print(_banner(server, issuer, args.db, public), flush=True)
             _wait_for_shutdown(server)
     finally:
+        server.stop()
         if in_main:
             signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
         issuer.close()
     return 0
+
+
+def _read_template(path: str | None) -> str | None:
+    if path is None:
+        return None
+    try:
+        with open(path, encoding="utf-8") as file:
+            return file.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CLIError(f"cannot read --claims-template {path!r}: {exc}") from exc
 
 
 # -- keys -----------------------------------------------------------------
@@ -288,6 +321,25 @@ def _add_issuer(commands: Any) -> None:
     _add_db(parser)
     parser.add_argument("--project-id", help="project id for a new database (default: generated)")
     parser.add_argument("--project-secret", help="project secret (default: generated, then kept)")
+    parser.add_argument(
+        "--public-url",
+        help="the URL clients use, e.g. behind a proxy; discovery metadata names it "
+        "(default: http://HOST:PORT as bound; the Host header is never used)",
+    )
+    parser.add_argument(
+        "--issuer-mode",
+        choices=["stytch", "url"],
+        default="stytch",
+        help="iss of minted tokens: stytch.com/PROJECT_ID as Stytch's own domains "
+        "(default), or the public URL as a Stytch custom domain (discoverable)",
+    )
+    parser.add_argument(
+        "--claims-template",
+        metavar="FILE",
+        help="set the project's M2M custom-claims template from FILE "
+        '(e.g. {"tenant": {{ request.tenant_id }}}); extra token request '
+        "parameters become claims only through it",
+    )
     parser.add_argument(
         "--log-level",
         default="warning",

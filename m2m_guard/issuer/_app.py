@@ -6,11 +6,14 @@ import contextlib
 import os
 import time
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ._errors import IssuerConfigError, IssuerError
 from ._http import error_response
@@ -18,6 +21,7 @@ from ._local import LocalIssuer
 from ._oauth import PublicRoutes
 from ._routes import ManagementRoutes
 from ._secrets import ScryptParams
+from ._validate import issuer_url_value
 
 __all__ = ["DEFAULT_JWKS_MAX_AGE", "DEFAULT_MAX_BODY_BYTES", "create_app"]
 
@@ -39,6 +43,27 @@ async def _http_exception(request: Request, exc: Exception) -> Response:
     return response
 
 
+class _OneTrailingSlash:
+    """Serve ``/path/`` as ``/path``: Stytch's routes answer both.
+
+    Starlette would otherwise answer a 307 redirect with an empty body, which
+    SDKs do not follow for POST and which drops the body on the way.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        if scope["type"] == "http" and len(path) > 1 and path.endswith("/"):
+            scope = dict(scope)
+            scope["path"] = path[:-1]
+            raw: Any = scope.get("raw_path")
+            if isinstance(raw, bytes) and raw.endswith(b"/"):
+                scope["raw_path"] = raw[:-1]
+        await self.app(scope, receive, send)
+
+
 def create_app(
     *,
     db_path: str | os.PathLike[str] = ":memory:",
@@ -56,11 +81,14 @@ def create_app(
     Pass ``issuer`` to serve an existing :class:`LocalIssuer` (which then
     stays open after the app shuts down), or the storage arguments to have
     the app open its own, closed at lifespan shutdown. ``base_url`` is the
-    ``issuer`` of the discovery documents; by default the request's base URL.
-    The issuer is ``app.state.issuer``.
+    public URL of the discovery documents' endpoints; by default the issuer's
+    ``issuer_url``, or else the address the server is bound to (never the
+    request's ``Host`` header). The issuer is ``app.state.issuer``.
     """
     if jwks_max_age < 0 or max_body_bytes < 1:
         raise IssuerConfigError("jwks_max_age must be >= 0 and max_body_bytes >= 1")
+    if base_url is not None:
+        base_url = issuer_url_value(base_url)
     owned = issuer is None
     if issuer is None:
         issuer = LocalIssuer(
@@ -86,7 +114,9 @@ def create_app(
     app = Starlette(
         routes=[*public.routes(), *management.routes()],
         exception_handlers={HTTPException: _http_exception},
+        middleware=[Middleware(_OneTrailingSlash)],
         lifespan=lifespan,
     )
+    app.router.redirect_slashes = False
     app.state.issuer = issuer
     return app

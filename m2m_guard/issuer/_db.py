@@ -58,6 +58,15 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         """CREATE UNIQUE INDEX one_signing_key ON signing_keys ((retire_at IS NULL))
             WHERE retire_at IS NULL""",
     ),
+    (
+        # The project's JWT templates (only type 'M2M' so far): custom claims.
+        """CREATE TABLE jwt_templates (
+            template_type TEXT PRIMARY KEY,
+            template_content TEXT NOT NULL,
+            custom_audience TEXT,
+            updated_at REAL NOT NULL
+        )""",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

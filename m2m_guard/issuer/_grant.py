@@ -11,6 +11,7 @@ from ._clients import ClientStore
 from ._errors import BadRequestError, OAuthError
 from ._models import IssuedToken, M2MClient
 from ._secrets import ScryptParams, generate_secret, hash_secret, verify_secret
+from ._template import TemplateStore
 from ._tokens import TokenMinter
 
 __all__ = ["ClientCredentialsGrant"]
@@ -21,10 +22,17 @@ logger = logging.getLogger("m2m_guard.issuer")
 class ClientCredentialsGrant:
     """Turns client credentials into access tokens."""
 
-    def __init__(self, clients: ClientStore, minter: TokenMinter, scrypt: ScryptParams) -> None:
+    def __init__(
+        self,
+        clients: ClientStore,
+        minter: TokenMinter,
+        scrypt: ScryptParams,
+        templates: TemplateStore,
+    ) -> None:
         self._clients = clients
         self._minter = minter
         self._scrypt = scrypt
+        self._templates = templates
 
     @functools.cached_property
     def _dummy_hash(self) -> str:
@@ -54,8 +62,15 @@ class ClientCredentialsGrant:
         client_secret: str,
         scopes: Iterable[str] | None,
         custom_claims: Mapping[str, Any] | None,
+        params: Mapping[str, Any] | None = None,
     ) -> IssuedToken:
-        """A signed token for valid credentials and an allowed scope request."""
+        """A signed token for valid credentials and an allowed scope request.
+
+        ``params`` are the request's extra parameters: they become claims only
+        through the project's M2M template, and are ignored without one.
+        ``custom_claims`` come from trusted in-process callers and are added
+        as they are (reserved claims excepted).
+        """
         client = self.authenticate(client_id, client_secret)
         granted = client.scopes if scopes is None else tuple(dict.fromkeys(scopes))
         unknown = [scope for scope in granted if scope not in client.scopes]
@@ -64,8 +79,17 @@ class ClientCredentialsGrant:
                 "invalid_scope",
                 f"The client is not allowed the scope(s): {' '.join(map(str, unknown))}.",
             )
+        template = self._templates.get()
         try:
-            claims = self._minter.claims(client.client_id, granted, custom_claims)
+            extra = template.render(params or {}) if template.root else {}
+            if params and not template.root:
+                logger.debug("no M2M template: %d extra parameter(s) ignored", len(params))
+            claims = self._minter.claims(
+                client.client_id,
+                granted,
+                {**extra, **(custom_claims or {})},
+                audience=template.custom_audience,
+            )
         except BadRequestError as exc:
             raise OAuthError("invalid_request", exc.message) from exc
         token = self._minter.sign(claims)

@@ -9,10 +9,10 @@ input can leak a traceback.
 from __future__ import annotations
 
 import base64
-import binascii
 import functools
 import json
 import logging
+import sqlite3
 import urllib.parse
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
@@ -67,7 +67,12 @@ def error_response(exc: IssuerError, *, oauth: bool = False) -> JSONResponse:
         code = getattr(
             exc, "error", "server_error" if exc.status_code >= 500 else "invalid_request"
         )
-        body = {"error": code, "error_description": exc.message, **body}
+        body = {
+            "error": code,
+            "error_description": exc.message,
+            "error_uri": exc.error_url,
+            **body,
+        }
         headers["Cache-Control"] = "no-store"
     if exc.status_code == 401:
         headers["WWW-Authenticate"] = 'Basic realm="m2m_guard"'
@@ -86,8 +91,20 @@ def endpoint(*, oauth: bool = False) -> Callable[[Handler], Handler]:
                 return error_response(exc, oauth=oauth)
             except ClientDisconnect:
                 return Response(status_code=400)
+            except sqlite3.OperationalError:
+                # Locked or unreadable database: the client may retry.
+                logger.exception("database unavailable in %s %r", request.method, request.url.path)
+                error = IssuerError(
+                    "The issuer database is unavailable; retry shortly.",
+                    error_type="database_unavailable",
+                )
+                error.status_code = 503
+                response = error_response(error, oauth=oauth)
+                response.headers["Retry-After"] = "1"
+                return response
             except Exception:
-                logger.exception("unexpected error in %s %s", request.method, request.url.path)
+                # %r: the path is the caller's input; escapes must not reach a terminal raw.
+                logger.exception("unexpected error in %s %r", request.method, request.url.path)
                 error = IssuerError(
                     "An internal error occurred.", error_type="internal_server_error"
                 )
@@ -192,8 +209,9 @@ def basic_credentials(request: Request, *, form_decode: bool = False) -> tuple[s
     if scheme.lower() != "basic":
         return None
     try:
-        decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError) as exc:
+        # b64decode refuses a str with non-ASCII characters with a ValueError.
+        decoded = base64.b64decode(value.strip(" \t"), validate=True).decode("utf-8")
+    except ValueError as exc:  # also binascii.Error and UnicodeDecodeError
         raise BadRequestError("Malformed Basic authorization header.") from exc
     user, colon, password = decoded.partition(":")
     if not colon:

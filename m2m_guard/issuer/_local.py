@@ -33,6 +33,7 @@ from ._models import (
 )
 from ._project import load_project
 from ._secrets import ScryptParams, generate_secret, hash_secret
+from ._template import ClaimsTemplate, TemplateStore, compile_template
 from ._tokens import DEFAULT_TOKEN_LIFETIME, TokenMinter
 
 __all__ = ["LocalIssuer"]
@@ -53,6 +54,8 @@ class LocalIssuer:
         token_lifetime: seconds from ``iat`` to ``exp`` (Stytch: 3600).
         key_grace_seconds: default grace period of :meth:`rotate_keys`.
         key_factory: makes RSA keys; tests may hand out pre-generated ones.
+        issuer_url: mint ``iss`` = this URL (Stytch's custom-domain
+            behaviour; what discovery needs) instead of ``stytch.com/{project_id}``.
     """
 
     def __init__(
@@ -66,6 +69,7 @@ class LocalIssuer:
         token_lifetime: int = DEFAULT_TOKEN_LIFETIME,
         key_grace_seconds: float = DEFAULT_GRACE_SECONDS,
         key_factory: Callable[[], rsa.RSAPrivateKey] = generate_rsa_key,
+        issuer_url: str | None = None,
     ) -> None:
         if isinstance(token_lifetime, bool) or not isinstance(token_lifetime, int):
             raise IssuerConfigError("token_lifetime must be an integer number of seconds")
@@ -82,10 +86,17 @@ class LocalIssuer:
             self.db.close()
             raise
         self._clients = ClientStore(self.db)
+        self._templates = TemplateStore(self.db)
         self._minter = TokenMinter(
-            self.keys, project_id=self.project_id, clock=clock, lifetime=token_lifetime
+            self.keys,
+            project_id=self.project_id,
+            clock=clock,
+            lifetime=token_lifetime,
+            issuer_url=None if issuer_url is None else v.issuer_url_value(issuer_url),
         )
-        self._grant = ClientCredentialsGrant(self._clients, self._minter, self._scrypt)
+        self._grant = ClientCredentialsGrant(
+            self._clients, self._minter, self._scrypt, self._templates
+        )
 
     # -- lifecycle -------------------------------------------------------
 
@@ -101,8 +112,37 @@ class LocalIssuer:
 
     @property
     def issuer(self) -> str:
-        """The ``iss`` of every token: ``stytch.com/{project_id}``."""
+        """The ``iss`` of every token: ``stytch.com/{project_id}`` or the issuer URL."""
         return self._minter.issuer
+
+    @property
+    def issuer_url(self) -> str | None:
+        """The issuer URL tokens carry as ``iss``, if one was set."""
+        return self._minter.issuer_url
+
+    # -- the M2M custom-claims template ------------------------------------
+
+    def set_m2m_template(
+        self, template_content: str, custom_audience: str | None = None
+    ) -> ClaimsTemplate:
+        """Set the project's M2M template (``""`` removes it).
+
+        Its ``{{ request.<param> }}`` placeholders are how extra token request
+        parameters become claims; a template that would set a reserved or
+        authority-bearing claim is a :class:`BadRequestError`.
+        """
+        template = compile_template(template_content, custom_audience)
+        self._templates.set(template, now=self._clock())
+        logger.info(
+            "M2M template set (%d parameter(s)%s)",
+            len(template.parameters),
+            ", custom audience" if template.custom_audience else "",
+        )
+        return template
+
+    def get_m2m_template(self) -> ClaimsTemplate:
+        """The project's M2M template (empty when none is set)."""
+        return self._templates.get()
 
     # -- clients ---------------------------------------------------------
 
@@ -150,8 +190,9 @@ class LocalIssuer:
     ) -> SearchPage:
         """Clients matching ``query`` (Stytch's wire format), one page at a time."""
         if cursor is not None and not isinstance(cursor, str):
-            raise BadRequestError("cursor must be a string.")
-        return self._clients.search(v.query_value(query), cursor, v.limit_value(limit))
+            raise BadRequestError("cursor must be a string.", error_type="invalid_cursor")
+        # Stytch's own examples send "" for the first page.
+        return self._clients.search(v.query_value(query), cursor or None, v.limit_value(limit))
 
     def update_client(
         self,
@@ -227,14 +268,18 @@ class LocalIssuer:
         *,
         scopes: Iterable[str] | None = None,
         custom_claims: Mapping[str, Any] | None = None,
+        params: Mapping[str, Any] | None = None,
     ) -> IssuedToken:
         """The client-credentials grant: authenticate, check scopes, sign.
 
-        ``scopes`` must be a subset of the client's (None means all of them);
-        ``custom_claims`` land at the top level of the token. Failures are
-        :class:`OAuthError` (``invalid_client``, ``invalid_scope`` …).
+        ``scopes`` must be a subset of the client's (None means all of them).
+        ``params`` are a token request's extra parameters: they become claims
+        only through the M2M template (see :meth:`set_m2m_template`), as on
+        Stytch. ``custom_claims`` are claims from trusted code, added at the
+        top level as they are. Failures are :class:`OAuthError`
+        (``invalid_client``, ``invalid_scope`` …).
         """
-        return self._grant.issue(client_id, client_secret, scopes, custom_claims)
+        return self._grant.issue(client_id, client_secret, scopes, custom_claims, params)
 
     def mint_token(
         self,

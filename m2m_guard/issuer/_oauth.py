@@ -6,6 +6,13 @@
 | JWKS       | GET  /v1/sessions/jwks/{project_id}, /v1/b2b/sessions/jwks/… |
 | metadata   | GET  /.well-known/openid-configuration                       |
 |            | GET  /.well-known/oauth-authorization-server (RFC 8414)      |
+
+The metadata's ``issuer`` is what the tokens carry as ``iss``: the issuer URL
+in URL mode (discoverable: ``Verifier.from_discovery(url)`` accepts it), or
+``stytch.com/{project_id}``, which is not a URL and so not discoverable (use
+``Verifier.for_stytch``). Its endpoint URLs use the configured public URL, or
+else the address the server is bound to; never the request's ``Host``
+header, which any client can set.
 """
 
 from __future__ import annotations
@@ -22,7 +29,6 @@ from ._errors import BadRequestError, NotFoundError, OAuthError
 from ._http import basic_credentials, endpoint, ok, parse_token_body, read_body
 from ._local import LocalIssuer
 from ._routes import run_blocking
-from ._validate import custom_claims_value
 
 __all__ = ["PublicRoutes"]
 
@@ -111,7 +117,7 @@ class PublicRoutes:
         return body_id, body_secret
 
     async def token(self, request: Request) -> Response:
-        """The client-credentials grant; extra parameters become custom claims."""
+        """The client-credentials grant; extra parameters feed the M2M template."""
         self._check_project(request)
         params = parse_token_body(request, await read_body(request, self.max_body_bytes))
         grant_type = _string_param(params, "grant_type")
@@ -121,16 +127,12 @@ class PublicRoutes:
             raise OAuthError("unsupported_grant_type", "Only client_credentials is supported.")
         client_id, client_secret = self._client_credentials(request, params)
         scope = _string_param(params, "scope")
-        try:
-            claims = custom_claims_value(params)
-        except BadRequestError as exc:
-            raise OAuthError("invalid_request", exc.message) from exc
         issued = await run_blocking(
             self.issuer.issue_token,
             client_id,
             client_secret,
             scopes=None if scope is None else scope.split(),
-            custom_claims=claims,
+            params=params,
         )
         return ok(issued.to_json(), headers=_NO_STORE)
 
@@ -144,13 +146,30 @@ class PublicRoutes:
             return Response(status_code=304, headers=headers)
         return ok(document, headers=headers)
 
+    def _base(self, request: Request) -> str:
+        if self.base_url is not None:
+            return self.base_url
+        if self.issuer.issuer_url is not None:
+            return self.issuer.issuer_url
+        # The socket's own address (ASGI "server"), not the client's Host header.
+        server = request.scope.get("server")
+        if not server:  # a Unix socket: nothing to name
+            raise NotFoundError(
+                "The issuer has no public URL configured.", error_type="public_url_unknown"
+            )
+        scheme = "https" if request.scope.get("scheme") == "https" else "http"
+        default = {"http": 80, "https": 443}[scheme]
+        host, port = str(server[0]), default if server[1] is None else int(server[1])
+        host = f"[{host}]" if ":" in host else host
+        return f"{scheme}://{host}" + ("" if port == default else f":{port}")
+
     async def metadata(self, request: Request) -> Response:
         """OIDC discovery / RFC 8414 authorization server metadata."""
-        base = self.base_url or str(request.base_url).rstrip("/")
+        base = self._base(request)
         project_id = self.issuer.project_id
         return ok(
             {
-                "issuer": base,
+                "issuer": self.issuer.issuer,
                 "token_endpoint": f"{base}/v1/public/{project_id}/oauth2/token",
                 "jwks_uri": f"{base}/v1/sessions/jwks/{project_id}",
                 "grant_types_supported": ["client_credentials"],

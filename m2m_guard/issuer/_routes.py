@@ -10,9 +10,15 @@
 | rotate start    | POST   /v1/m2m/clients/{client_id}/secrets/rotate/start  |
 | rotate complete | POST   /v1/m2m/clients/{client_id}/secrets/rotate        |
 | rotate cancel   | POST   /v1/m2m/clients/{client_id}/secrets/rotate/cancel |
+| M2M template    | GET or PUT /pwa/v3/projects/{project_id}/environments/{env}/jwt_templates/M2M |
 
-Unknown body fields are refused (a typo must not silently do nothing); a
-``client_id`` in the body, which Stytch's SDKs send, must match the path.
+Every call authenticates with the project's Basic credentials. Every call
+but a GET must say ``Content-Type: application/json``, with a body or
+without one (as Stytch's SDKs always do): an HTML form or a ``text/plain``
+fetch, which browsers send cross-site without a preflight, can then never
+change state with credentials the browser cached. Unknown body fields are
+refused (a typo must not silently do nothing); a ``client_id`` in the body,
+which Stytch's SDKs send, must match the path.
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from ._errors import BadRequestError, UnauthorizedError
+from ._errors import BadRequestError, NotFoundError, UnauthorizedError
 from ._http import (
     basic_credentials,
     endpoint,
@@ -55,6 +61,8 @@ _CREATE = frozenset(
 )
 _UPDATE = frozenset({"client_name", "client_description", "status", "scopes", "trusted_metadata"})
 _SEARCH = frozenset({"cursor", "limit", "query"})
+_TEMPLATE = frozenset({"template_content", "custom_audience", "template_type"})
+_ENVIRONMENTS = ("test", "live")
 _NONE: frozenset[str] = frozenset()
 
 
@@ -83,6 +91,11 @@ class ManagementRoutes:
             Route(one + "/secrets/rotate/start", endpoint()(self.rotate_start), methods=["POST"]),
             Route(one + "/secrets/rotate", endpoint()(self.rotate_complete), methods=["POST"]),
             Route(one + "/secrets/rotate/cancel", endpoint()(self.rotate_cancel), methods=["POST"]),
+            Route(
+                "/pwa/v3/projects/{project_id}/environments/{environment}/jwt_templates/M2M",
+                endpoint()(self.template),
+                methods=["GET", "PUT"],
+            ),
         ]
 
     def _authorize(self, request: Request) -> None:
@@ -99,18 +112,21 @@ class ManagementRoutes:
                 "Unauthorized credentials: use HTTP Basic with the project id and secret."
             )
 
-    async def _body(self, request: Request, allowed: frozenset[str]) -> dict[str, Any]:
+    async def _body(
+        self, request: Request, allowed: frozenset[str], *, echo: str = "client_id"
+    ) -> dict[str, Any]:
         self._authorize(request)
-        raw = await read_body(request, self.max_body_bytes)
-        if raw.strip() and not is_json(media_type(request)):
-            # Browsers send text/plain and form bodies cross-origin without a
-            # preflight; with cached Basic credentials that would be CSRF.
+        if not is_json(media_type(request)):
+            # Browsers send text/plain and form bodies (empty ones too)
+            # cross-origin without a preflight; with cached Basic credentials
+            # that would be CSRF. A JSON media type forces a preflight.
             raise BadRequestError(
-                "The request body must be JSON (Content-Type: application/json).",
+                "State-changing requests must say Content-Type: application/json "
+                "(with or without a body).",
                 error_type="invalid_content_type",
             )
-        body = parse_json_object(raw)
-        unknown = sorted(set(body) - allowed - {"client_id"})
+        body = parse_json_object(await read_body(request, self.max_body_bytes))
+        unknown = sorted(set(body) - allowed - {echo})
         if unknown:
             raise BadRequestError(f"Unknown field(s): {', '.join(unknown)}.")
         path_id = request.path_params.get("client_id")
@@ -136,6 +152,27 @@ class ManagementRoutes:
             query=body.get("query"),
         )
         return ok(page.to_json())
+
+    async def template(self, request: Request) -> Response:
+        """Read (GET) or replace (PUT) the project's M2M custom-claims template."""
+        self._authorize(request)
+        params = request.path_params
+        if params["project_id"] != self.issuer.project_id or params["environment"] not in (
+            _ENVIRONMENTS
+        ):
+            raise NotFoundError("No such project or environment.", error_type="project_not_found")
+        if request.method == "GET":
+            template = await run_blocking(self.issuer.get_m2m_template)
+        else:
+            body = await self._body(request, _TEMPLATE, echo="template_type")
+            if body.get("template_type", "M2M") != "M2M":
+                raise BadRequestError("template_type must be 'M2M' on this route.")
+            template = await run_blocking(
+                self.issuer.set_m2m_template,
+                body.get("template_content", ""),
+                body.get("custom_audience"),
+            )
+        return ok({"jwt_template": template.to_json()})
 
     async def get(self, request: Request) -> Response:
         """Read one client (the Python SDK repeats the id as a query parameter)."""

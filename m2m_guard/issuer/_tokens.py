@@ -29,16 +29,22 @@ class TokenMinter:
         project_id: str,
         clock: Callable[[], float],
         lifetime: int = DEFAULT_TOKEN_LIFETIME,
+        issuer_url: str | None = None,
     ) -> None:
         self._keyring = keyring
         self._clock = clock
         self.project_id = project_id
         self.lifetime = lifetime
+        self.issuer_url = issuer_url
 
     @property
     def issuer(self) -> str:
-        """The ``iss`` claim: ``stytch.com/{project_id}``, as Stytch issues it."""
-        return f"stytch.com/{self.project_id}"
+        """The ``iss`` claim.
+
+        ``stytch.com/{project_id}``, as Stytch issues it on its own domains;
+        the issuer URL when one is set (Stytch's custom-domain behaviour).
+        """
+        return self.issuer_url or f"stytch.com/{self.project_id}"
 
     def claims(
         self,
@@ -48,15 +54,23 @@ class TokenMinter:
         *,
         issued_at: int | None = None,
         lifetime: int | None = None,
+        audience: str | None = None,
     ) -> dict[str, Any]:
-        """The claim set of a token; custom claims may not replace reserved ones."""
+        """The claim set of a token; custom claims may not replace reserved ones.
+
+        ``audience`` (a template's ``custom_audience``) joins the project id
+        in ``aud``, so Stytch's SDKs and a verifier expecting it both accept.
+        """
         extra = custom_claims_value(custom_claims)
         iat = int(self._clock()) if issued_at is None else issued_at
+        aud = [self.project_id]
+        if audience is not None and audience != self.project_id:
+            aud.append(audience)
         return {
             **extra,
             "sub": subject,
             "iss": self.issuer,
-            "aud": [self.project_id],
+            "aud": aud,
             "scope": " ".join(scopes),
             "iat": iat,
             "nbf": iat,

@@ -12,15 +12,21 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
-from ._errors import BadRequestError
+from ._errors import BadRequestError, IssuerConfigError
 
 __all__ = [
+    "AUTHORITY_CLAIMS",
+    "MAX_JSON_DEPTH",
+    "MAX_OPERANDS",
     "RESERVED_CLAIMS",
     "SearchQuery",
+    "check_depth",
     "client_id_value",
     "client_secret_value",
     "custom_claims_value",
+    "issuer_url_value",
     "limit_value",
     "metadata_value",
     "optional_text",
@@ -31,6 +37,28 @@ __all__ = [
 
 # Claims the issuer sets itself; a custom claim may never replace them.
 RESERVED_CLAIMS = frozenset({"aud", "exp", "iat", "iss", "jti", "nbf", "sub", "scope"})
+# Claims some verifier reads as identity or authority (scopes, roles, the
+# client, the proof of possession): a claims template may never produce one,
+# or a client could mint itself powers it was not granted.
+AUTHORITY_CLAIMS = RESERVED_CLAIMS | frozenset(
+    {
+        "scp",
+        "permissions",
+        "roles",
+        "client_id",
+        "azp",
+        "cid",
+        "appid",
+        "gty",
+        "token_use",
+        "uid",
+        "cnf",
+        "act",
+        "may_act",
+        "realm_access",
+        "resource_access",
+    }
+)
 STATUSES = ("active", "inactive")
 FILTER_NAMES = ("client_id", "client_name", "scopes")
 MAX_TEXT = 1024
@@ -40,6 +68,13 @@ DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
 MAX_JSON_BYTES = 64 * 1024
 MAX_FILTER_VALUES = 1000
+# SQLite refuses expressions deeper than 1000 (SQLITE_MAX_EXPR_DEPTH) and
+# statements with more than 32766 bound values: stay far below both.
+MAX_OPERANDS = 50
+MAX_QUERY_VALUES = 1000
+# Nesting of stored and minted JSON (metadata, templates, claims). Deeper
+# values overflow the JSON encoder's recursion and could never be read back.
+MAX_JSON_DEPTH = 32
 
 # Ids travel in URL paths and in HTTP Basic user names: no ':' and no '/'.
 _CLIENT_ID = re.compile(r"[A-Za-z0-9._~-]{1,128}")
@@ -116,13 +151,58 @@ def _json_size(value: object, name: str) -> int:
         raise BadRequestError(f"{name} must be JSON-serializable: {exc}.") from exc
 
 
+def check_depth(value: object, name: str, limit: int = MAX_JSON_DEPTH) -> None:
+    """Refuse a JSON value nested deeper than ``limit`` arrays and objects."""
+    stack: list[tuple[object, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, Mapping):
+            children: Any = item.values()
+        elif isinstance(item, (list, tuple)):
+            children = item
+        else:
+            continue
+        if depth > limit:
+            raise BadRequestError(
+                f"{name} must not nest arrays and objects deeper than {limit} levels.",
+                error_type="json_too_deep",
+            )
+        stack.extend((child, depth + 1) for child in children)
+
+
 def metadata_value(value: object) -> dict[str, Any]:
-    """trusted_metadata: a JSON object of at most 64 KiB."""
+    """trusted_metadata: a JSON object of at most 64 KiB and 32 levels."""
     if not isinstance(value, dict):
         raise BadRequestError(f"trusted_metadata must be an object, not {_type_name(value)}.")
+    check_depth(value, "trusted_metadata")
     if _json_size(value, "trusted_metadata") > MAX_JSON_BYTES:
         raise BadRequestError("trusted_metadata must be at most 64 KiB of JSON.")
     return value
+
+
+def issuer_url_value(value: object) -> str:
+    """An issuer URL: http(s), a host, no query or fragment; no trailing slash."""
+    if not isinstance(value, str):
+        raise IssuerConfigError("the issuer URL must be a string")
+    try:
+        parts = urlsplit(value)
+        valid = (
+            parts.scheme in ("http", "https")
+            and bool(parts.hostname)
+            and not parts.query
+            and not parts.fragment
+            and parts.username is None
+            and value.isprintable()
+            and " " not in value
+        )
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError:
+        valid = False
+    if not valid:
+        raise IssuerConfigError(
+            f"the issuer URL must be an http(s) URL without query or fragment, not {value!r}"
+        )
+    return value.rstrip("/")
 
 
 def status_value(value: object) -> str:
@@ -175,7 +255,18 @@ def query_value(value: object) -> SearchQuery | None:
     operands = value.get("operands", [])
     if not isinstance(operands, list):
         raise BadRequestError("query.operands must be a list.")
-    return SearchQuery(str(operator), tuple(_operand(raw) for raw in operands))
+    if len(operands) > MAX_OPERANDS:
+        raise BadRequestError(
+            f"A search query may have at most {MAX_OPERANDS} operands.",
+            error_type="invalid_search_query",
+        )
+    checked = tuple(_operand(raw) for raw in operands)
+    if sum(len(values) for _, values in checked) > MAX_QUERY_VALUES:
+        raise BadRequestError(
+            f"A search query may hold at most {MAX_QUERY_VALUES} filter values in all.",
+            error_type="invalid_search_query",
+        )
+    return SearchQuery(str(operator), checked)
 
 
 def custom_claims_value(value: object) -> dict[str, Any]:
@@ -191,5 +282,7 @@ def custom_claims_value(value: object) -> dict[str, Any]:
             raise BadRequestError(
                 f"{name!r} is a reserved claim and cannot be set as a custom claim."
             )
-    _json_size(dict(value), "custom claims")
+    check_depth(dict(value), "custom claims")
+    if _json_size(dict(value), "custom claims") > MAX_JSON_BYTES:
+        raise BadRequestError("custom claims must be at most 64 KiB of JSON.")
     return dict(value)

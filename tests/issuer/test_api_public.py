@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import sqlite3
 from typing import Any
@@ -10,6 +11,7 @@ import anyio
 import httpx
 import pytest
 
+from m2m_guard._server import ServerThread
 from m2m_guard.issuer import IssuerConfigError, LocalIssuer, create_app
 from tests.issuer._helpers import FAST, asgi_client
 from tests.support.clock import FakeClock
@@ -84,10 +86,10 @@ def test_the_jwks_max_age_is_configurable(issuer: LocalIssuer) -> None:
 def test_discovery_metadata_points_at_the_token_endpoint_and_jwks(
     http: httpx.Client, issuer: LocalIssuer, path: str
 ) -> None:
-    """OIDC and RFC 8414 documents: issuer is the base URL without trailing slash."""
+    """OIDC and RFC 8414 documents: issuer is the tokens' iss; endpoints on the base URL."""
     body = http.get(path).json()
     pid = issuer.project_id
-    assert body["issuer"] == "http://issuer.test"
+    assert body["issuer"] == issuer.issuer == f"stytch.com/{pid}"
     assert body["token_endpoint"] == f"http://issuer.test/v1/public/{pid}/oauth2/token"
     assert body["jwks_uri"] == f"http://issuer.test/v1/sessions/jwks/{pid}"
     assert body["grant_types_supported"] == ["client_credentials"]
@@ -99,11 +101,41 @@ def test_discovery_metadata_points_at_the_token_endpoint_and_jwks(
 
 
 def test_a_configured_base_url_wins_over_the_request(issuer: LocalIssuer) -> None:
-    """base_url (trailing slash dropped) is the advertised issuer."""
+    """base_url (trailing slash dropped) is where the advertised endpoints live."""
     with asgi_client(create_app(issuer=issuer, base_url="https://auth.example/")) as http:
         body = http.get("/.well-known/openid-configuration").json()
-    assert body["issuer"] == "https://auth.example"
+    assert body["issuer"] == issuer.issuer
     assert body["jwks_uri"].startswith("https://auth.example/v1/sessions/jwks/")
+    assert body["token_endpoint"].startswith("https://auth.example/v1/public/")
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"host": "evil.example"},
+        {"host": "evil.example:8443", "x-forwarded-host": "evil.example"},
+        {"x-forwarded-proto": "https", "forwarded": "host=evil.example;proto=https"},
+    ],
+)
+def test_the_host_header_never_names_the_endpoints(
+    issuer: LocalIssuer, headers: dict[str, str]
+) -> None:
+    """Without a configured URL, metadata names the bound address, not what the client says."""
+    with ServerThread(create_app(issuer=issuer)) as server:
+        base = server.base_url
+        body = httpx.get(f"{base}/.well-known/openid-configuration", headers=headers).json()
+    assert body["token_endpoint"] == f"{base}/v1/public/{issuer.project_id}/oauth2/token"
+    assert body["jwks_uri"] == f"{base}/v1/sessions/jwks/{issuer.project_id}"
+    assert "evil" not in json.dumps(body)
+
+
+@pytest.mark.parametrize(
+    "url", ["ftp://auth.example", "https://auth.example/?q=1", "https://", "not a url", 7]
+)
+def test_a_bad_base_url_is_a_configuration_error(issuer: LocalIssuer, url: object) -> None:
+    """base_url must be an http(s) URL without query or fragment."""
+    with pytest.raises(IssuerConfigError, match="issuer URL"):
+        create_app(issuer=issuer, base_url=url)  # type: ignore[arg-type]
 
 
 def test_a_bug_becomes_a_generic_logged_500(

@@ -258,6 +258,7 @@ def served(
     """A real issuer server with one client, for the token command."""
     with LocalIssuer(scrypt=FAST, key_factory=lambda: rsa_pool[0]) as issuer:
         created = issuer.create_client(scopes=["read", "write"])
+        issuer.set_m2m_template('{"user_id": {{ request.user_id }}}')
         with ServerThread(create_app(issuer=issuer)) as server:
             yield server, issuer, created
 
@@ -292,7 +293,7 @@ def test_token_prints_just_the_access_token(run: Run, token_args: list[str]) -> 
 
 @pytest.mark.slow
 def test_token_passes_scopes_and_claims(run: Run, token_args: list[str]) -> None:
-    """--scope (repeatable) and --claim NAME=VALUE reach the token."""
+    """--scope (repeatable) and --claim NAME=VALUE (through the template) reach the token."""
     status, out, _ = run(
         "token", *token_args, "--scope", "read", "--scope", "write", "--claim", "user_id=u=1"
     )

@@ -36,6 +36,8 @@ from tests.issuer._helpers import FAST, asgi_client
 Snapshot = dict[str, list[tuple[Any, ...]]]
 CLIENTS = "/v1/m2m/clients"
 WORKERS = 8
+# Every state-changing management call says JSON, with a body or without.
+JSON = {"content-type": "application/json"}
 
 
 @pytest.fixture
@@ -491,7 +493,9 @@ def test_sql_looking_ids_credentials_and_cursors_are_refused_cleanly(
         api.get(f"{CLIENTS}/{quote(injected)}", auth=auth), 404, "m2m_client_not_found"
     )
     assert_clear_4xx(
-        api.delete(f"{CLIENTS}/{quote(injected)}", auth=auth), 404, "m2m_client_not_found"
+        api.delete(f"{CLIENTS}/{quote(injected)}", headers=JSON, auth=auth),
+        404,
+        "m2m_client_not_found",
     )
     assert_clear_4xx(
         api.post(CLIENTS, json={"scopes": [], "client_id": injected}, auth=auth), 400, "bad_request"
@@ -619,7 +623,9 @@ def test_concurrent_secret_rotations_leave_one_consistent_secret(
 ) -> None:
     """Racing starts leave one next secret; racing completes promote it exactly once."""
     path = f"{CLIENTS}/{seed.client.client_id}/secrets/rotate"
-    started = concurrently([lambda: remote.post(f"{path}/start") for _ in range(WORKERS)])
+    started = concurrently(
+        [lambda: remote.post(f"{path}/start", headers=JSON) for _ in range(WORKERS)]
+    )
     candidates = {r.json()["m2m_client"]["next_client_secret"] for r in started}
     assert len(candidates) == WORKERS
     row = client_rows(db_path)[seed.client.client_id]
@@ -627,7 +633,7 @@ def test_concurrent_secret_rotations_leave_one_consistent_secret(
     assert row["next_secret_last_four"] == pending[-4:]
     assert_consistent(row, seed.client_secret)
 
-    completed = concurrently([lambda: remote.post(path) for _ in range(WORKERS)])
+    completed = concurrently([lambda: remote.post(path, headers=JSON) for _ in range(WORKERS)])
     assert sorted(r.status_code for r in completed) == [200] + [400] * (WORKERS - 1)
     for response in completed:
         if response.status_code == 400:
@@ -650,9 +656,9 @@ def test_concurrent_deletes_updates_and_rotations_of_one_client_never_500(
     """One delete wins; every other call is a clean 404 or 200 before it; no row remains."""
     path = f"{CLIENTS}/{seed.client.client_id}"
     calls: list[Callable[[], httpx.Response]] = [
-        lambda: remote.delete(path),
+        lambda: remote.delete(path, headers=JSON),
         lambda: remote.put(path, json={"client_name": "late"}),
-        lambda: remote.post(f"{path}/secrets/rotate/start"),
+        lambda: remote.post(f"{path}/secrets/rotate/start", headers=JSON),
         lambda: remote.get(path),
     ]
     responses = concurrently(calls * 4)

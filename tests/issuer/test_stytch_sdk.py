@@ -29,6 +29,9 @@ pytestmark = [
 ]
 
 
+TEMPLATE = '{"user_id": {{ request.user_id }}, "org": {{ request.org }}}'
+
+
 @pytest.fixture(scope="module")
 def served(rsa_pool: list[Any]) -> Iterator[tuple[LocalIssuer, str]]:
     """A real-time issuer behind uvicorn on loopback: (issuer, base URL)."""
@@ -37,6 +40,15 @@ def served(rsa_pool: list[Any]) -> Iterator[tuple[LocalIssuer, str]]:
         LocalIssuer(scrypt=FAST, key_factory=lambda: next(keys)) as issuer,
         ServerThread(create_app(issuer=issuer)) as server,
     ):
+        # Extra token parameters become claims only through the M2M template,
+        # set here over HTTP the way Stytch's management API takes it.
+        response = httpx.put(
+            f"{server.base_url}/pwa/v3/projects/{issuer.project_id}/environments/test"
+            "/jwt_templates/M2M",
+            json={"template_content": TEMPLATE, "custom_audience": ""},
+            auth=(issuer.project_id, issuer.project_secret),
+        )
+        assert response.status_code == 200, response.text
         yield issuer, server.base_url
 
 
@@ -89,8 +101,10 @@ def test_stytchs_m2m_guide_end_to_end(sdk: Any) -> None:
     )
     assert wide.scopes == ["read:users", "write:users"]
 
-    # Custom claims: the SDK's `extra` parameters land in the token.
-    custom = m2m.token(client_id=cid, client_secret=secret, extra={"user_id": "u-42"})
+    # Custom claims: the SDK's `extra` parameters the template names land in
+    # the token; others (here, attempts at authority) are never minted.
+    extra = {"user_id": "u-42", "scp": "admin:all", "permissions": ["*"], "azp": "other"}
+    custom = m2m.token(client_id=cid, client_secret=secret, extra=extra)
     assert m2m.authenticate_token(access_token=custom.access_token).custom_claims == {
         "user_id": "u-42"
     }

@@ -390,7 +390,11 @@ def _add_token(commands: Any) -> None:
     parser.add_argument("--client-secret", help="client secret (or $M2M_GUARD_CLIENT_SECRET)")
     parser.add_argument("--scope", action="append", help="scope(s) to request; repeatable")
     parser.add_argument(
-        "--claim", action="append", default=[], metavar="NAME=VALUE", help="extra parameter"
+        "--claim",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="extra token request parameter (the issuer mints it only through its claims template)",
     )
     parser.add_argument("--timeout", type=float, default=10.0, help="seconds (default: 10)")
     parser.add_argument("--json", action="store_true", help="print the whole JSON response")

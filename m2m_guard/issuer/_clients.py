@@ -52,6 +52,16 @@ def _to_client(row: sqlite3.Row | tuple[Any, ...]) -> M2MClient:
     )
 
 
+def _renderable(client: M2MClient) -> M2MClient:
+    """Encode the client as the response will, inside the write transaction.
+
+    A value the response cannot encode then rolls the write back instead of
+    being stored and failing every later read.
+    """
+    json.dumps(client.to_json(), allow_nan=False)
+    return client
+
+
 class ClientStore:
     """Client rows in a :class:`Database`."""
 
@@ -62,6 +72,7 @@ class ClientStore:
         """Store a new client; a taken client_id is a :class:`ConflictError`."""
         try:
             with self._db.transaction() as conn:
+                _renderable(client)
                 conn.execute(
                     "INSERT INTO clients (client_id, client_name, client_description, status, "
                     "scopes, trusted_metadata, secret_hash, secret_last_four, created_at, "
@@ -131,7 +142,7 @@ class ClientStore:
             )
             if cursor.rowcount == 0:
                 raise ClientNotFoundError(client_id)
-            return self._fetch(conn, client_id)
+            return _renderable(self._fetch(conn, client_id))
 
     def set_next_secret(
         self, client_id: str, next_hash: str, last_four: str, *, now: float

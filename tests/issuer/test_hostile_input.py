@@ -86,7 +86,7 @@ def snapshot(db_path: Path) -> Snapshot:
     with closing(sqlite3.connect(db_path)) as conn:
         return {
             table: conn.execute(f"SELECT * FROM {table} ORDER BY 1").fetchall()  # noqa: S608
-            for table in ("project", "clients", "signing_keys")
+            for table in ("project", "clients", "signing_keys", "jwt_templates")
         }
 
 
@@ -511,6 +511,241 @@ def test_sql_looking_ids_credentials_and_cursors_are_refused_cleanly(
     )
     assert (token.status_code, token.json()["error"]) == (401, "invalid_client")
     assert snapshot(db_path) == before
+
+
+# -- headers, nesting and query sizes that used to reach SQLite or the encoder ----------
+
+
+NON_ASCII_BASIC = [
+    "Basic \u00e9\u00e9\u00e9\u00e9",
+    "Basic dXNlcjpw\u00fcss",
+    "basic \u00ff",
+    "Basic \u0080\u0081==",
+]
+
+
+@pytest.mark.parametrize("header", NON_ASCII_BASIC)
+def test_a_basic_header_with_non_ascii_bytes_is_a_clear_401(
+    api: httpx.Client, local: LocalIssuer, seed: CreatedClient, db_path: Path, header: str
+) -> None:
+    """Latin-1 bytes in the Basic header: 401 on every endpoint, before anything else."""
+    before = snapshot(db_path)
+    raw = {"authorization": header.encode("latin-1"), "content-type": "application/json"}
+    for method, path in [*endpoints(local, seed.client.client_id), ("GET", f"{CLIENTS}/x")]:
+        body = b'{"grant_type": "client_credentials"}' if "oauth2" in path else b"{}"
+        response = api.request(method, path, content=body, headers=raw)
+        assert response.status_code == 401, (method, path, response.text)
+        body = response.json()
+        assert body["status_code"] == 401
+        if path.endswith("/oauth2/token"):
+            assert body["error"] == "invalid_client"
+        else:
+            assert body["error_type"] == "unauthorized_credentials"
+    assert snapshot(db_path) == before
+
+
+def _operands(count: int, values: int = 1) -> dict[str, Any]:
+    operand = {"filter_name": "client_name", "filter_value": [f"n{i}" for i in range(values)]}
+    return {"query": {"operator": "OR", "operands": [operand] * count}}
+
+
+@pytest.mark.parametrize(
+    "body",
+    [_operands(51), _operands(1000), _operands(2, 1000), _operands(10, 150)],
+    ids=["51-operands", "1000-operands", "2x1000-values", "10x150-values"],
+)
+def test_searches_past_the_operand_and_value_caps_are_400(
+    api: httpx.Client, auth: tuple[str, str], seed: CreatedClient, body: dict[str, Any]
+) -> None:
+    """SQLite's expression depth and variable limits are never reached: 400, not 500."""
+    assert_clear_4xx(
+        api.post(f"{CLIENTS}/search", json=body, auth=auth), 400, "invalid_search_query"
+    )
+
+
+def test_a_search_at_the_caps_works(
+    api: httpx.Client, auth: tuple[str, str], seed: CreatedClient
+) -> None:
+    """50 operands, 1000 values in all: answered."""
+    body = _operands(50, 20)
+    body["query"]["operands"].append({"filter_name": "client_name", "filter_value": ["seed"]})
+    body["query"]["operands"].pop(0)
+    response = api.post(f"{CLIENTS}/search", json=body, auth=auth)
+    assert response.status_code == 200, response.text
+    assert [c["client_name"] for c in response.json()["m2m_clients"]] == ["seed"]
+
+
+def _nested(levels: int) -> Any:
+    value: Any = "leaf"
+    for _ in range(levels):
+        value = {"k": value}
+    return value
+
+
+def _nested_text(levels: int) -> str:
+    # Built as text: json.dumps itself would overflow Python's recursion here.
+    return '{"k": ' * levels + '"leaf"' + "}" * levels
+
+
+@pytest.mark.parametrize("levels", [33, 200, 960])
+def test_deeply_nested_metadata_is_refused_before_it_is_stored(
+    api: httpx.Client,
+    auth: tuple[str, str],
+    seed: CreatedClient,
+    db_path: Path,
+    levels: int,
+) -> None:
+    """Create and update refuse it (400); listing and reading keep working afterwards."""
+    before = snapshot(db_path)
+    deep = _nested_text(levels)
+    body = f'{{"scopes": ["a"], "trusted_metadata": {deep}}}'.encode()
+    created = api.post(CLIENTS, content=body, headers=JSON, auth=auth)
+    assert_clear_4xx(created, 400, "json_too_deep")
+    path = f"{CLIENTS}/{seed.client.client_id}"
+    update = f'{{"trusted_metadata": {deep}}}'.encode()
+    assert_clear_4xx(api.put(path, content=update, headers=JSON, auth=auth), 400, "json_too_deep")
+    assert snapshot(db_path) == before
+    assert api.get(path, auth=auth).status_code == 200
+    listed = api.post(f"{CLIENTS}/search", json={}, auth=auth)
+    assert listed.status_code == 200
+    assert listed.json()["results_metadata"]["total"] == 1
+
+
+def test_metadata_at_the_depth_cap_round_trips(
+    api: httpx.Client, auth: tuple[str, str], db_path: Path
+) -> None:
+    """32 levels are stored and read back verbatim."""
+    deep = _nested(31)  # the metadata object itself is the first level
+    created = api.post(CLIENTS, json={"scopes": ["a"], "trusted_metadata": deep}, auth=auth)
+    assert created.status_code == 200, created.text
+    cid = created.json()["m2m_client"]["client_id"]
+    assert api.get(f"{CLIENTS}/{cid}", auth=auth).json()["m2m_client"]["trusted_metadata"] == deep
+
+
+# -- cross-site requests: every state change must say JSON -------------------------
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"content-type": "application/x-www-form-urlencoded"},
+        {"content-type": "text/plain"},
+        {"content-type": "multipart/form-data; boundary=x"},
+    ],
+    ids=["none", "form", "text", "multipart"],
+)
+def test_empty_bodies_without_json_change_nothing(
+    api: httpx.Client,
+    local: LocalIssuer,
+    auth: tuple[str, str],
+    seed: CreatedClient,
+    db_path: Path,
+    headers: dict[str, str],
+) -> None:
+    """An empty HTML form POST cannot rotate, complete, cancel, update, delete or create."""
+    local.start_secret_rotation(seed.client.client_id)
+    before = snapshot(db_path)
+    one = f"{CLIENTS}/{seed.client.client_id}"
+    template = f"/pwa/v3/projects/{local.project_id}/environments/test/jwt_templates/M2M"
+    for method, path in [
+        ("POST", CLIENTS),
+        ("POST", f"{one}/secrets/rotate/start"),
+        ("POST", f"{one}/secrets/rotate"),
+        ("POST", f"{one}/secrets/rotate/cancel"),
+        ("PUT", one),
+        ("POST", one),
+        ("DELETE", one),
+        ("PUT", template),
+    ]:
+        response = api.request(method, path, headers=headers, auth=auth)
+        assert_clear_4xx(response, 400, "invalid_content_type")
+    assert snapshot(db_path) == before
+
+
+# -- Stytch's cursors and trailing slashes ------------------------------------------------
+
+
+@pytest.mark.parametrize("cursor", ["", None])
+def test_an_empty_or_null_cursor_is_the_first_page(
+    api: httpx.Client, auth: tuple[str, str], local: LocalIssuer, cursor: str | None
+) -> None:
+    """Stytch's own docs send cursor "" for the first page."""
+    ids = [local.create_client(scopes=["a"]).client.client_id for _ in range(3)]
+    response = api.post(f"{CLIENTS}/search", json={"cursor": cursor, "limit": 2}, auth=auth)
+    assert response.status_code == 200, response.text
+    assert [c["client_id"] for c in response.json()["m2m_clients"]] == ids[:2]
+
+
+def test_management_routes_with_a_trailing_slash_are_served(
+    server: ServerThread, local: LocalIssuer, auth: tuple[str, str], db_path: Path
+) -> None:
+    """POST /v1/m2m/clients/ and friends are answered, never with a 307 and no body."""
+    with httpx.Client(base_url=server.base_url, auth=auth, trust_env=False) as http:
+        created = http.post(f"{CLIENTS}/", json={"scopes": ["a"], "client_name": "slash"})
+        assert created.status_code == 200, created.text
+        client = created.json()["m2m_client"]
+        one = f"{CLIENTS}/{client['client_id']}/"
+        assert http.get(one).json()["m2m_client"]["client_name"] == "slash"
+        assert http.put(one, json={"client_name": "renamed"}).status_code == 200
+        assert http.post(f"{CLIENTS}/search/", json={}).json()["results_metadata"]["total"] == 1
+        assert http.post(f"{one}secrets/rotate/start/", json={}).status_code == 200
+        assert http.post(f"{one}secrets/rotate/cancel/", json={}).status_code == 200
+        token = http.post(
+            f"/v1/public/{local.project_id}/oauth2/token/",
+            json={
+                "grant_type": "client_credentials",
+                "client_id": client["client_id"],
+                "client_secret": client["client_secret"],
+            },
+            auth=None,
+        )
+        assert token.status_code == 200, token.text
+        assert http.get(f"/v1/sessions/jwks/{local.project_id}/").status_code == 200
+        assert http.get("/.well-known/openid-configuration/").status_code == 200
+        missing = http.get(f"{CLIENTS}//x//")
+        assert_clear_4xx(missing, 404, "route_not_found")
+        assert http.delete(one, headers=JSON).status_code == 200
+    assert client_rows(db_path) == {}
+
+
+# -- failures inside the issuer ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("error", "status", "error_type"),
+    [
+        (sqlite3.OperationalError("database is locked"), 503, "database_unavailable"),
+        (sqlite3.DatabaseError("database disk image is malformed"), 500, "internal_server_error"),
+        (RecursionError("maximum recursion depth exceeded"), 500, "internal_server_error"),
+    ],
+)
+def test_database_errors_are_json_without_details(
+    api: httpx.Client,
+    local: LocalIssuer,
+    auth: tuple[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    error: Exception,
+    status: int,
+    error_type: str,
+) -> None:
+    """A failing database is a Stytch-shaped 503/500; the body leaks nothing; paths log as %r."""
+
+    def fail(*args: object, **kwargs: object) -> None:
+        raise error
+
+    monkeypatch.setattr(local, "get_client", fail)
+    with caplog.at_level("ERROR", logger="m2m_guard.issuer"):
+        response = api.get(f"{CLIENTS}/%1b%5b31mred%0aFORGED", auth=auth)
+    assert_clear_4xx(response, status, error_type)
+    assert str(error) not in response.text
+    if status == 503:
+        assert response.headers["retry-after"] == "1"
+    messages = [record.getMessage() for record in caplog.records]
+    assert messages, "the failure is logged"
+    assert all("\x1b" not in message and "\n" not in message for message in messages)
+    assert any("'/v1/m2m/clients/\\x1b[31mred" in message for message in messages)
 
 
 # -- concurrency over real HTTP on a file database ---------------------------------------

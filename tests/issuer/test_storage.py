@@ -19,6 +19,7 @@ from m2m_guard.issuer import (
     LocalIssuer,
 )
 from m2m_guard.issuer._db import Database
+from m2m_guard.issuer._models import M2MClient
 from tests.issuer._helpers import FAST
 
 KeyFactory = Callable[[], rsa.RSAPrivateKey]
@@ -268,3 +269,27 @@ def test_two_issuers_on_one_file_write_concurrently(db_path: Path, key_factory: 
     finally:
         first.close()
         second.close()
+
+
+def test_a_write_the_response_cannot_render_is_rolled_back(
+    db_path: Path, key_factory: KeyFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The response is encoded inside the transaction: a failure there stores nothing."""
+    with open_issuer(db_path, key_factory) as issuer:
+        kept = issuer.create_client(scopes=["a"], client_name="kept")
+        real = M2MClient.to_json
+
+        def unrenderable(client: M2MClient) -> dict[str, object]:
+            body = real(client)
+            if client.client_name.startswith("poison"):
+                body["trusted_metadata"] = {"x": float("nan")}
+            return body
+
+        monkeypatch.setattr(M2MClient, "to_json", unrenderable)
+        with pytest.raises(ValueError, match="JSON compliant"):
+            issuer.create_client(scopes=["a"], client_name="poison-new")
+        with pytest.raises(ValueError, match="JSON compliant"):
+            issuer.update_client(kept.client.client_id, client_name="poison-rename")
+        monkeypatch.undo()
+        page = issuer.search_clients()
+        assert [client.client_name for client in page.clients] == ["kept"]

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from ._frozen import freeze
 from ._scopes import ScopeSet, normalize_scopes
 
 __all__ = ["RESERVED_CLAIMS", "CustomClaims", "M2MClaims"]
@@ -66,12 +67,12 @@ class M2MClaims:
     _scopes: ScopeSet | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        # Read-only views, so a handler cannot alter what others will see.
-        # (The verifier hands over views and tuples already: no copies then.)
+        # Read-only all the way down, so a handler cannot alter what others
+        # will see. (The verifier hands over views of frozen JSON already.)
         if type(self.custom_claims) not in (MappingProxyType, CustomClaims):
-            object.__setattr__(self, "custom_claims", MappingProxyType(dict(self.custom_claims)))
+            object.__setattr__(self, "custom_claims", MappingProxyType(freeze(self.custom_claims)))
         if type(self.claims) is not MappingProxyType:
-            object.__setattr__(self, "claims", MappingProxyType(dict(self.claims)))
+            object.__setattr__(self, "claims", MappingProxyType(freeze(self.claims)))
         if type(self.scopes) is not tuple:
             object.__setattr__(self, "scopes", tuple(self.scopes))
 

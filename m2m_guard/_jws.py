@@ -25,6 +25,7 @@ from ._errors import (
     MissingTokenError,
     TokenTooLargeError,
 )
+from ._frozen import FrozenDict, FrozenList
 
 __all__ = ["ParsedToken", "extract_bearer_token", "parse_token"]
 
@@ -103,12 +104,24 @@ def _b64decode(segment: str) -> bytes:
 
 def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     # Member names are interned: every token repeats the same dozen of them.
+    # Objects and arrays come out read-only: claims and headers are shared
+    # between requests (token cache, header memo), see _frozen.
     obj = {intern(name): value for name, value in pairs}
     if len(obj) != len(pairs):
         # RFC 7515 §5.2: a parser must reject or use the last; two readers of
         # one token must never disagree, so reject.
         raise MalformedTokenError("The access token contains duplicate JSON members.")
-    return obj
+    for name, value in obj.items():
+        if type(value) is list:
+            obj[name] = _freeze_list(value)
+    return FrozenDict(obj)
+
+
+def _freeze_list(items: list[Any]) -> FrozenList:
+    # Objects inside were frozen by the pairs hook already; arrays have no hook.
+    if any(type(item) is list for item in items):
+        items = [_freeze_list(item) if type(item) is list else item for item in items]
+    return FrozenList(items)
 
 
 def _reject_constant(name: str) -> Any:
@@ -152,7 +165,8 @@ def _header(segment: str) -> dict[str, Any]:
 def parse_token(token: str, *, max_size: int) -> ParsedToken:
     """Split and decode a JWS compact token; nothing is verified yet.
 
-    The returned header may be shared with other tokens: treat it as read-only.
+    The header may be shared with other tokens; header and payload are
+    read-only (:class:`FrozenDict`, with :class:`FrozenList` arrays).
 
     Raises:
         TokenTooLargeError: longer than ``max_size`` characters.

@@ -75,10 +75,12 @@ def _claim(claims: Mapping[str, Any], name: str) -> Any:
 def _intern_repeated(claims: dict[str, Any]) -> None:
     # Verified tokens stay in the token cache, and every token of an issuer
     # or a client repeats these values: keep one copy of each.
+    # The payload is read-only to everyone else (_frozen); this runs before
+    # it is published, hence dict.__setitem__.
     for name in _REPEATED_CLAIMS:
         value = claims.get(name)
         if type(value) is str:
-            claims[name] = sys.intern(value)
+            dict.__setitem__(claims, name, sys.intern(value))
         elif type(value) is list:
             claims[name] = [sys.intern(v) if type(v) is str else v for v in value]
 

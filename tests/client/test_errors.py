@@ -203,3 +203,45 @@ def test_short_tokens_are_not_logged_whole(
         make_auth().get_token()
     assert "fetched token sh..." in caplog.text
     assert "shorttok" not in caplog.text
+
+
+FORGERIES = {
+    "newline": "bad secret\n2026-01-01 INFO token issued to admin",
+    "carriage-return": "bad\r\nsecret",
+    "ansi-escape": "\x1b[2J\x1b[31mbad",
+    "nul": "bad\x00secret",
+    "bidi-override": "bad \u202eterces",
+    "line-separator": "bad\u2028secret",
+    "del": "bad\x7fsecret",
+}
+
+
+@pytest.mark.parametrize("text", FORGERIES.values(), ids=FORGERIES.keys())
+def test_control_characters_from_the_endpoint_never_reach_logs_raw(
+    make_auth: MakeAuth,
+    endpoint: TokenEndpoint,
+    clock: FakeClock,
+    caplog: pytest.LogCaptureFixture,
+    text: str,
+) -> None:
+    """error and error_description are escaped in str(exc), its attributes and log lines."""
+    answers = iter(
+        [httpx.Response(200, json={"access_token": "tok", "expires_in": 3600})],
+    )
+    refusal = httpx.Response(400, json={"error": f"invalid{text}", "error_description": text})
+    endpoint.answer = lambda request: next(answers, refusal)
+    auth = make_auth()
+    with caplog.at_level(logging.DEBUG, logger="m2m_guard.client"):
+        auth.get_token()
+        clock.advance(3550)
+        auth.get_token()  # the refresh fails and is logged; the token is kept
+        clock.advance(100)
+        with pytest.raises(TokenRequestError) as info:
+            auth.get_token()
+    error = info.value
+    assert "token refresh failed" in caplog.text
+    shown = [str(error), error.error or "", error.error_description or ""]
+    shown += [record.getMessage() for record in caplog.records]
+    for line in shown:
+        assert line.isprintable(), repr(line)
+    assert repr(text)[1:-1] in str(error)  # escaped, not dropped

@@ -46,6 +46,7 @@ _LISTS = {
     "ALGORITHMS": "algorithms",
     "TRUSTED_JWKS_ORIGINS": "trusted_jwks_origins",
     "FORBIDDEN_CLAIMS": "forbidden_claims",
+    "REQUIRED_ANY_CLAIMS": "required_any_claims",
     "CLIENT_ID_CLAIMS": "client_id_claims",
     "SCOPE_CLAIMS": "scope_claims",
     "REQUIRED_CLAIMS": "required_claims",

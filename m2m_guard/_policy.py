@@ -116,6 +116,8 @@ class ClaimsPolicy:
     claim_values: tuple[tuple[str, str], ...] = ()
     #: claims that must be absent (Entra: scp marks a delegated user token)
     forbidden_claims: tuple[str, ...] = ()
+    #: at least one must be present (Keycloak: client_id / clientId)
+    required_any_claims: tuple[str, ...] = ()
     client_id_claims: tuple[str, ...] = ("sub", "client_id", "azp", "cid", "appid")
     scope_claims: tuple[str, ...] = ("scope", "scp")
     strict_rfc9068: bool = False
@@ -167,6 +169,11 @@ class ClaimsPolicy:
         for name in self.forbidden_claims:
             if name in claims:
                 raise InvalidClaimError(name, f"Tokens with a {name!r} claim are not accepted.")
+        if self.required_any_claims and not any(n in claims for n in self.required_any_claims):
+            names = " or ".join(map(repr, self.required_any_claims))
+            raise InvalidClaimError(
+                self.required_any_claims[0], f"The token has no {names} claim: not a machine token."
+            )
         self.check_audience(claims)
 
     def check_audience(self, claims: Mapping[str, Any]) -> None:

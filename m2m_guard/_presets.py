@@ -30,11 +30,12 @@ base URL, which is how tests point a preset at a server on 127.0.0.1.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
 from ._errors import ConfigurationError
+from ._settings import optional_names
 
 __all__ = [
     "STYTCH_BASE_URLS",
@@ -42,6 +43,7 @@ __all__ = [
     "cognito",
     "entra",
     "keycloak",
+    "merge",
     "okta",
     "stytch",
     "stytch_base_url",
@@ -186,14 +188,23 @@ def entra(
 
 def keycloak(base_url: str, realm: str, *, audience: str | Sequence[str]) -> dict[str, Any]:
     """Keycloak: ``base_url`` such as ``https://sso.example.com`` (add ``/auth`` for
-    Keycloak before 17). Add an audience mapper to the client so tokens carry ``aud``."""
+    Keycloak before 17). Add an audience mapper to the client so tokens carry ``aud``.
+
+    Only service-account tokens are accepted: they carry ``client_id``
+    (Keycloak 25+, the ``service_account`` client scope) or ``clientId``
+    (older), and a ``preferred_username`` of ``service-account-<client>``
+    when the ``profile`` scope is on (not relied upon: it may be absent)."""
     issuer = f"{_base(base_url, 'Keycloak URL')}/realms/{_segment(realm, 'Keycloak realm')}"
     return {
         "issuer": issuer,
         "audience": audience,
         "jwks_url": f"{issuer}/protocol/openid-connect/certs",
-        "client_id_claims": ("azp", "client_id", "clientId"),
+        "client_id_claims": ("client_id", "clientId", "azp"),
         "scope_claims": ("scope", "realm_access.roles"),
+        # Service-account (client-credentials) tokens name their client:
+        # client_id since Keycloak 25's service_account scope, clientId before.
+        # A user's token, even one with an audience mapper, has neither.
+        "required_any_claims": ("client_id", "clientId"),
     }
 
 
@@ -216,3 +227,38 @@ def cognito(
         # access tokens only (ID tokens say "id")
         "claim_values": {"token_use": "access"},
     }
+
+
+def merge(preset: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """A preset's settings with a caller's overrides.
+
+    Any argument replaces the preset's, except the machine-token markers:
+    ``forbidden_claims`` and ``required_claims`` are unions, and
+    ``claim_values`` adds entries but may not change one (Cognito's
+    ``token_use=access``, Auth0's ``gty``): a ``ConfigurationError``.
+    ``required_any_claims`` from the caller narrows the preset's set only
+    by naming claims inside it.
+    """
+    merged = {**preset, **overrides}
+    for name in ("forbidden_claims", "required_claims"):
+        if name in preset and name in overrides and overrides[name] is not None:
+            ours = optional_names(preset[name], name)
+            theirs = optional_names(overrides[name], name)
+            merged[name] = tuple(dict.fromkeys((*ours, *theirs)))
+    if "required_any_claims" in preset and "required_any_claims" in overrides:
+        ours = optional_names(preset["required_any_claims"], "required_any_claims")
+        theirs = optional_names(overrides["required_any_claims"], "required_any_claims")
+        if not theirs or not set(theirs) <= set(ours):
+            raise ConfigurationError(
+                f"required_any_claims may only narrow the preset's {ours!r}, not become {theirs!r}"
+            )
+    if "claim_values" in preset and "claim_values" in overrides:
+        ours_values = dict(preset["claim_values"])
+        theirs_values = dict(overrides["claim_values"] or {})
+        for key, value in ours_values.items():
+            if key in theirs_values and theirs_values[key] != value:
+                raise ConfigurationError(
+                    f"claim_values[{key!r}] is {value!r} in this preset and cannot be changed"
+                )
+        merged["claim_values"] = {**ours_values, **theirs_values}
+    return merged

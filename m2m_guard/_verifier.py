@@ -74,6 +74,8 @@ class Verifier(VerifierBase):
         claim_values: claims that must have exactly these values, e.g.
             ``{"gty": "client-credentials"}`` to accept machine tokens only.
         forbidden_claims: claims that must be absent (e.g. ``scp``).
+        required_any_claims: at least one of these must be present (Keycloak
+            service-account tokens carry ``client_id`` or ``clientId``).
         trusted_jwks_origins: with discovery, origins (``https://host``)
             besides the issuer's own that the metadata's ``jwks_uri`` may use.
         max_token_size: tokens longer than this are rejected unparsed.
@@ -107,6 +109,7 @@ class Verifier(VerifierBase):
         audience_claim: str = "aud",
         claim_values: Mapping[str, str] | None = None,
         forbidden_claims: str | Sequence[str] = (),
+        required_any_claims: str | Sequence[str] = (),
         trusted_jwks_origins: str | Sequence[str] = (),
         max_token_size: int = 8192,
         token_cache_size: int = 4096,
@@ -163,6 +166,7 @@ class Verifier(VerifierBase):
             audience_claim=names(audience_claim, "audience_claim")[0],
             claim_values=claim_values_of(claim_values),
             forbidden_claims=optional_names(forbidden_claims, "forbidden_claims"),
+            required_any_claims=optional_names(required_any_claims, "required_any_claims"),
         )
         static = None if jwks is None and public_key is None else static_keys(jwks, public_key)
         expected_issuer: str | None = None
@@ -222,16 +226,19 @@ class Verifier(VerifierBase):
                 A contradiction is a ``ConfigurationError``.
             b2b: use the B2B JWKS path (``/v1/b2b/sessions/jwks/…``).
             **kwargs: any other ``Verifier`` argument (``leeway``,
-                ``max_token_age`` …), overriding the preset.
+                ``max_token_age`` …), overriding the preset; the preset's
+                checks that tell machine tokens from user tokens
+                (``forbidden_claims``, ``required_claims``, ``claim_values``)
+                are added to, never replaced.
         """
-        return cls(**{**_presets.stytch(project_id, environment, b2b=b2b), **kwargs})
+        return cls(**_presets.merge(_presets.stytch(project_id, environment, b2b=b2b), kwargs))
 
     @classmethod
     def for_auth0(cls, domain: str, *, audience: str | Sequence[str], **kwargs: Any) -> Verifier:
         """Auth0 M2M tokens: ``domain`` like ``tenant.us.auth0.com``; ``audience``
         is the API identifier. Client id from ``azp``; scopes from ``scope`` and
         ``permissions`` (RBAC)."""
-        return cls(**{**_presets.auth0(domain, audience), **kwargs})
+        return cls(**_presets.merge(_presets.auth0(domain, audience), kwargs))
 
     @classmethod
     def for_okta(
@@ -247,7 +254,7 @@ class Verifier(VerifierBase):
         settings = _presets.okta(
             org_url, authorization_server=authorization_server, audience=audience
         )
-        return cls(**{**settings, **kwargs})
+        return cls(**_presets.merge(settings, kwargs))
 
     @classmethod
     def for_entra(
@@ -265,14 +272,14 @@ class Verifier(VerifierBase):
         settings = _presets.entra(
             tenant_id, audience=audience, version=version, login_host=login_host
         )
-        return cls(**{**settings, **kwargs})
+        return cls(**_presets.merge(settings, kwargs))
 
     @classmethod
     def for_keycloak(
         cls, base_url: str, realm: str, *, audience: str | Sequence[str], **kwargs: Any
     ) -> Verifier:
         """Keycloak service-account tokens; scopes from ``scope`` and realm roles."""
-        return cls(**{**_presets.keycloak(base_url, realm, audience=audience), **kwargs})
+        return cls(**_presets.merge(_presets.keycloak(base_url, realm, audience=audience), kwargs))
 
     @classmethod
     def for_cognito(
@@ -287,7 +294,7 @@ class Verifier(VerifierBase):
         app clients (Cognito access tokens carry ``client_id``, no ``aud``)."""
         host = kwargs.pop("host", None)
         settings = _presets.cognito(region, user_pool_id, client_ids=client_ids, host=host)
-        return cls(**{**settings, **kwargs})
+        return cls(**_presets.merge(settings, kwargs))
 
     @staticmethod
     def combine(*verifiers: Verifier) -> MultiIssuerVerifier:

@@ -38,7 +38,10 @@ def test_required_claims_given_as_one_string_requires_that_claim(
     assert verifier.verify(rsa_key.sign({**claims, "jti": "abc"})).client_id
 
 
-@pytest.mark.parametrize("option", ["forbidden_claims", "required_claims", "trusted_jwks_origins"])
+@pytest.mark.parametrize(
+    "option",
+    ["forbidden_claims", "required_claims", "required_any_claims", "trusted_jwks_origins"],
+)
 def test_name_lists_refuse_empty_and_non_string_entries(
     option: str, rsa_key: SigningKey, clock: FakeClock
 ) -> None:
@@ -59,9 +62,20 @@ def test_environment_lists_are_split_on_commas_into_whole_names(
             "M2M_GUARD_JWKS": json.dumps(jwks_of(rsa_key)),
             "M2M_GUARD_FORBIDDEN_CLAIMS": "scp",
             "M2M_GUARD_REQUIRED_CLAIMS": "sub, jti",
+            "M2M_GUARD_REQUIRED_ANY_CLAIMS": "client_id",
         },
         "M2M_GUARD_",
         clock=clock,
     )
     assert verifier.policy.forbidden_claims == ("scp",)
     assert verifier.policy.required_claims == ("sub", "jti")
+    assert verifier.policy.required_any_claims == ("client_id",)
+
+
+def test_required_any_claims_needs_one_of_them(rsa_key: SigningKey, clock: FakeClock) -> None:
+    """required_any_claims="client_id" (one string, one name): a token without it is refused."""
+    verifier = _verifier(rsa_key, clock, required_any_claims=["client_id", "clientId"])
+    claims = stytch_claims(clock.now)
+    with pytest.raises(InvalidClaimError, match="not a machine token"):
+        verifier.verify(rsa_key.sign(claims))
+    assert verifier.verify(rsa_key.sign({**claims, "clientId": "c"})).client_id

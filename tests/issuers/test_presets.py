@@ -192,6 +192,18 @@ def keycloak_claims(base: str, now: float) -> dict[str, Any]:
     }
 
 
+KEYCLOAK_USER_TOKEN: dict[str, Any] = {
+    "clientId": ...,
+    "client_id": ...,
+    "clientHost": ...,
+    "clientAddress": ...,
+    "azp": "web-portal",
+    "sub": "f1e2d3c4-b5a6-4978-8695-a4b3c2d1e0f9",
+    "preferred_username": "alice",
+    "sid": "0a1b2c3d-4e5f-4061-8293-a4b5c6d7e8f9",
+}
+
+
 def keycloak_jwks(key: SigningKey, other: SigningKey, base: str) -> dict[str, Any]:
     # A realm publishes its RSA-OAEP encryption key next to the signing key.
     encryption = jwk(other, drop=("key_ops",), use="enc", alg="RSA-OAEP", kid="enc-key")
@@ -337,7 +349,32 @@ SHAPES = [
         wrong=(
             Wrong("no-audience", {"aud": ...}, InvalidClaimError, "aud"),
             Wrong("no-audience-mapper", {"aud": "account"}, InvalidAudienceError),
+            # A user's token from another client of the realm, audience-mapped
+            # to our API: no client_id / clientId, a user's preferred_username.
+            Wrong("user-token", KEYCLOAK_USER_TOKEN, InvalidClaimError, "client_id"),
         ),
+        jwks=keycloak_jwks,
+    ),
+    Shape(
+        "keycloak-25",
+        lambda base, **kw: Verifier.for_keycloak(base, REALM, audience="orders-api", **kw),
+        f"/realms/{REALM}/protocol/openid-connect/certs",
+        lambda base, now: {
+            **{k: v for k, v in keycloak_claims(base, now).items() if k != "clientId"},
+            "client_id": KC_CLIENT,  # the service_account client scope (Keycloak 25+)
+        },
+        client_id=KC_CLIENT,
+        scopes=(
+            "profile",
+            "email",
+            "orders:read",
+            "default-roles-acme",
+            "offline_access",
+            "uma_authorization",
+            "orders:write",
+        ),
+        custom={"client_id": KC_CLIENT, "azp": KC_CLIENT},
+        wrong=(Wrong("user-token", KEYCLOAK_USER_TOKEN, InvalidClaimError, "client_id"),),
         jwks=keycloak_jwks,
     ),
     Shape(
@@ -684,6 +721,55 @@ def test_cognito_preset_compares_client_id_instead_of_aud() -> None:
     assert verifier.policy.audience_claim == "client_id"
     assert verifier.policy.audiences == {COGNITO_APP, "second"}
     assert "aud" not in verifier.policy.required_claims
+
+
+@pytest.mark.parametrize(
+    ("build", "marker"),
+    [
+        (lambda **kw: Verifier.for_okta("https://acme.okta.com", audience="api", **kw), "uid"),
+        (lambda **kw: Verifier.for_entra(TENANT, audience=ENTRA_API, **kw), "scp"),
+    ],
+    ids=["okta-uid", "entra-scp"],
+)
+def test_a_callers_forbidden_claims_add_to_the_presets_markers(
+    build: Callable[..., Verifier], marker: str
+) -> None:
+    """forbidden_claims= cannot switch off the claim that marks a user token."""
+    for extra in ("act", ["act"], ()):
+        policy = build(forbidden_claims=extra).policy
+        assert marker in policy.forbidden_claims
+        assert ("act" in policy.forbidden_claims) == bool(extra)
+
+
+def test_a_callers_claim_values_cannot_change_the_presets() -> None:
+    """Cognito's token_use=access and Auth0's gty stay; other entries are added."""
+    cognito = Verifier.for_cognito(
+        "eu-west-1", POOL, client_ids=COGNITO_APP, claim_values={"version": "2"}
+    )
+    assert dict(cognito.policy.claim_values) == {"token_use": "access", "version": "2"}
+    with pytest.raises(ConfigurationError, match="token_use"):
+        Verifier.for_cognito(
+            "eu-west-1", POOL, client_ids=COGNITO_APP, claim_values={"token_use": "id"}
+        )
+    with pytest.raises(ConfigurationError, match="gty"):
+        Verifier.for_auth0(
+            "acme.auth0.com", audience="https://api", claim_values={"gty": "password"}
+        )
+
+
+def test_required_claims_and_markers_only_grow() -> None:
+    """required_claims unions with Stytch's; required_any_claims may only narrow Keycloak's."""
+    stytch = Verifier.for_stytch(PROJECT_ID, required_claims=["jti"]).policy
+    assert {"nbf", "jti", "iat"} <= set(stytch.required_claims)
+    narrowed = Verifier.for_keycloak(
+        "https://sso.acme.com", REALM, audience="api", required_any_claims="client_id"
+    )
+    assert narrowed.policy.required_any_claims == ("client_id",)
+    for widened in ("sub", ["client_id", "sub"], ()):
+        with pytest.raises(ConfigurationError, match="required_any_claims"):
+            Verifier.for_keycloak(
+                "https://sso.acme.com", REALM, audience="api", required_any_claims=widened
+            )
 
 
 def test_preset_settings_can_be_overridden() -> None:

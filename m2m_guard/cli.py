@@ -412,7 +412,9 @@ def _add_verify(commands: Any) -> None:
     stytch = parser.add_argument_group("a Stytch project")
     stytch.add_argument("--stytch-project", metavar="ID", help="Stytch project id")
     stytch.add_argument(
-        "--environment", default="test", help="test, live or a base URL (default: test)"
+        "--environment",
+        default=None,
+        help="test, live or a base URL (default: inferred from the project id)",
     )
     stytch.add_argument("--b2b", action="store_true", help="a Stytch B2B project")
     generic = parser.add_argument_group("any other issuer")

@@ -72,6 +72,14 @@ PROFILES: dict[str, dict[str, Any]] = {
     "ecdsa": {"algorithms": ("RS256", "ES256")},
     # A 1 MiB cap, so deeply nested JSON reaches the parser.
     "large": {"max_token_size": 1024 * 1024},
+    # Machine-token markers as the Keycloak preset sets them.
+    "keycloak": {
+        "client_id_claims": ("client_id", "clientId", "azp"),
+        "scope_claims": ("scope", "realm_access.roles"),
+        "required_any_claims": ("client_id", "clientId"),
+    },
+    # Markers as the Entra and Auth0 presets set them.
+    "app-only": {"forbidden_claims": "scp", "claim_values": {"gty": "client-credentials"}},
 }
 
 
@@ -1208,6 +1216,60 @@ REQUEST_SYNTAX = (
 )
 
 
+_NOT_MACHINE = "not a machine token"
+MARKERS = [
+    # A user's token from another client of a Keycloak realm, audience-mapped to us.
+    invalid(
+        "keycloak-user-token",
+        "machine-token markers",
+        signed(azp="web-portal", preferred_username="alice", sid="s-1"),
+        InvalidClaimError,
+        _NOT_MACHINE,
+        profile="keycloak",
+    ),
+    invalid(
+        "keycloak-user-token-with-service-account-name",
+        "machine-token markers",
+        signed(azp="web-portal", preferred_username="service-account-billing"),
+        InvalidClaimError,
+        _NOT_MACHINE,
+        profile="keycloak",
+    ),
+    invalid(
+        "keycloak-client-id-in-nested-claim",
+        "machine-token markers",
+        signed(azp="web-portal", realm_access={"client_id": "billing", "roles": []}),
+        InvalidClaimError,
+        _NOT_MACHINE,
+        profile="keycloak",
+    ),
+    invalid(
+        "delegated-scp",
+        "machine-token markers",
+        signed(gty="client-credentials", scp="read:users"),
+        InvalidClaimError,
+        "'scp' claim are not accepted",
+        profile="app-only",
+    ),
+    *(
+        invalid(
+            f"grant-type-{id}",
+            "machine-token markers",
+            signed(**({} if gty is None else {"gty": gty})),
+            InvalidClaimError,
+            "'gty' claim is not",
+            profile="app-only",
+        )
+        for id, gty in [
+            ("password", "password"),
+            ("missing", None),
+            ("upper-case", "CLIENT-CREDENTIALS"),
+            ("list", ["client-credentials"]),
+        ]
+    ),
+]
+
+
 ATTACKS: list[Attack] = [
     *ALG_NONE,
     *HMAC_CONFUSION,
@@ -1228,6 +1290,7 @@ ATTACKS: list[Attack] = [
     *SCOPES,
     *TAMPERING,
     *REQUEST_SYNTAX,
+    *MARKERS,
 ]
 
 #: A token each profile accepts: proof that every refusal above is the defence's doing.
@@ -1236,6 +1299,8 @@ CONTROLS: dict[str, Make] = {
     "strict": lambda kit: kit.key.sign(claims(kit, client_id=CLIENT_ID), {"typ": "at+jwt"}),
     "ecdsa": lambda kit: kit.ec_key.sign(claims(kit)),
     "large": lambda kit: kit.key.sign(claims(kit, pad="x" * 200_000)),
+    "keycloak": lambda kit: kit.key.sign(claims(kit, client_id=CLIENT_ID, azp=CLIENT_ID)),
+    "app-only": lambda kit: kit.key.sign(claims(kit, gty="client-credentials")),
 }
 
 

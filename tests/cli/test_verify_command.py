@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from m2m_guard import cli
 from m2m_guard.cli import main
 from tests.support.clock import FakeClock
 from tests.support.jwks_server import JWKSServer
@@ -222,3 +223,23 @@ def test_usage_problems_are_one_line_errors(
     assert message in err
     assert "Traceback" not in err
     assert err.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("project", "environment", "jwks_host"),
+    [
+        ("project-live-1", None, "https://api.stytch.com"),
+        ("project-test-1", None, "https://test.stytch.com"),
+        ("project-test-1", "http://127.0.0.1:9", "http://127.0.0.1:9"),
+    ],
+)
+def test_verify_infers_the_stytch_environment_from_the_project_id(
+    project: str, environment: str | None, jwks_host: str
+) -> None:
+    """Without --environment a live project is verified against api.stytch.com."""
+    argv = ["verify", "x", "--stytch-project", project]
+    if environment is not None:
+        argv += ["--environment", environment]
+    args = cli.build_parser().parse_args(argv)
+    verifier = cli._verifier_for(args)
+    assert verifier.cache.url == f"{jwks_host}/v1/sessions/jwks/{project}"

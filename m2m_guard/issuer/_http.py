@@ -12,6 +12,7 @@ import base64
 import functools
 import json
 import logging
+import re
 import sqlite3
 import urllib.parse
 import uuid
@@ -22,6 +23,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 
 from ._errors import BadRequestError, IssuerError, PayloadTooLargeError
+from ._validate import MAX_JSON_DEPTH
 
 __all__ = [
     "basic_credentials",
@@ -136,10 +138,41 @@ def _reject_constant(name: str) -> None:
     raise ValueError(f"{name} is not valid JSON")
 
 
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+
+
+def _too_deep(raw: bytes, limit: int) -> bool:
+    """Whether the JSON text nests arrays and objects deeper than ``limit``.
+
+    Checked before parsing, so the answer does not depend on how much of
+    Python's recursion budget the parser happens to have left.
+    """
+    if raw.count(b"[") + raw.count(b"{") <= limit:
+        return False
+    depth = 0
+    for byte in _JSON_STRING.sub(b'""', raw):
+        if byte in (0x5B, 0x7B):  # [ {
+            depth += 1
+            if depth > limit:
+                return True
+        elif byte in (0x5D, 0x7D):  # ] }
+            depth -= 1
+    return False
+
+
 def parse_json_object(raw: bytes) -> dict[str, Any]:
-    """A JSON object from the body; an empty body is ``{}``."""
+    """A JSON object from the body; an empty body is ``{}``.
+
+    The body may nest one level more than a stored value may
+    (``MAX_JSON_DEPTH``): deeper is ``json_too_deep``, before parsing.
+    """
     if not raw.strip():
         return {}
+    if _too_deep(raw, MAX_JSON_DEPTH + 1):
+        raise BadRequestError(
+            f"The request body nests arrays and objects deeper than {MAX_JSON_DEPTH + 1} levels.",
+            error_type="json_too_deep",
+        )
     try:
         value = json.loads(raw, parse_constant=_reject_constant)
     except (ValueError, RecursionError) as exc:

@@ -207,14 +207,14 @@ def test_invalid_create_bodies_are_400(
     ],
 )
 def test_malformed_json_is_400(http: httpx.Client, auth: Auth, content: bytes) -> None:
-    """Bad JSON, non-objects, NaN and absurd nesting are 400 invalid_json."""
+    """Bad JSON, non-objects and NaN are 400 invalid_json; absurd nesting json_too_deep."""
     response = http.post(
         "/v1/m2m/clients",
         content=content,
         headers={"Content-Type": "application/json"},
         auth=auth,
     )
-    assert_error(response, 400, "invalid_json")
+    assert_error(response, 400, "json_too_deep" if content.startswith(b"[[") else "invalid_json")
 
 
 def test_an_oversized_body_is_413(http: httpx.Client, auth: Auth) -> None:

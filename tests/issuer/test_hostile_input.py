@@ -164,13 +164,14 @@ def test_malformed_json_is_a_400_on_every_endpoint_and_writes_nothing(
     db_path: Path,
     body: bytes,
 ) -> None:
-    """Bad JSON, non-objects, NaN, huge integers and absurd nesting: 400 invalid_json."""
+    """Bad JSON, non-objects, NaN, huge integers: invalid_json; absurd nesting: json_too_deep."""
     before = snapshot(db_path)
+    expected = "json_too_deep" if body.startswith(b"[[") else "invalid_json"
     for method, path in endpoints(local, seed.client.client_id):
         response = api.request(
             method, path, content=body, headers={"content-type": "application/json"}, auth=auth
         )
-        assert_clear_4xx(response, 400, "invalid_json")
+        assert_clear_4xx(response, 400, expected)
     assert snapshot(db_path) == before
 
 
@@ -936,3 +937,17 @@ def test_key_rotations_during_token_requests_keep_one_signing_key(
     keys = snapshot(db_path)["signing_keys"]
     assert len(keys) == 4
     assert sum(1 for key in keys if key[3] is None) == 1  # retire_at: only one signer
+
+
+def test_brackets_inside_strings_do_not_count_as_nesting(
+    api: httpx.Client, auth: tuple[str, str], db_path: Path
+) -> None:
+    """The depth check before parsing skips string contents, escaped quotes included."""
+    text = '[{\\"' + "[" * 100 + "{" * 100
+    created = api.post(
+        CLIENTS,
+        json={"scopes": ["a"], "client_name": "brackets", "trusted_metadata": {"x": text}},
+        auth=auth,
+    )
+    assert created.status_code == 200, created.text
+    assert [row["client_name"] for row in client_rows(db_path).values()] == ["brackets"]

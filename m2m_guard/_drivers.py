@@ -1,11 +1,18 @@
 """The only I/O of verification: fetching key sets, for threads and for tasks.
 
 Both drivers answer the ``Refresh`` requests a verification yields and run
-``JWKSCache.refresh_flow`` under a lock; they differ only in how they wait.
-Redirects are never followed (a JWKS URL that redirects is misconfigured or
-hijacked), bodies are read under a size cap, compressed bodies are refused
-(no decompression bombs), and the whole fetch is bounded by the policy's
-timeout.
+``JWKSCache.refresh_flow``; they differ only in how they wait. Guarantees:
+
+* Single flight: one cache makes one fetch at a time, whatever mix of
+  threads (``SyncDriver``) and event loops (``AsyncDriver``, any number of
+  loops) asks. A refresh runs only after ``JWKSCache.claim_refresh``;
+  threads wait for a running one by blocking, tasks by polling without
+  blocking their loop, both no longer than its deadline, and then skip
+  their own fetch when it already happened.
+* Redirects are never followed (a JWKS URL that redirects is misconfigured
+  or hijacked), bodies are read under a size cap, and compressed bodies are
+  refused (no decompression bombs).
+* The whole fetch is bounded by the policy's timeout.
 """
 
 from __future__ import annotations
@@ -93,15 +100,15 @@ class SyncDriver:
         return self._client
 
     def refresh(self, request: Refresh) -> None:
-        """Run one refresh unless another thread just did (or is doing) it."""
+        """Run one refresh unless another thread or loop just did (or is doing) it."""
         cache = request.cache
-        if not cache.thread_lock.acquire(blocking=request.wait):
-            return  # stale keys are still usable; someone else is refreshing
+        if not cache.claim_refresh(request.wait):
+            return  # stale keys are still usable, or the wait ran out: 503
         try:
             if cache.should_fetch(request.generation):
                 _drive(cache, self._get)
         finally:
-            cache.thread_lock.release()
+            cache.release_refresh()
 
     def _get(self, cache: JWKSCache, get: HttpGet) -> FetchResponse:
         start = time.monotonic()
@@ -159,12 +166,39 @@ class _LoopState:
     client: httpx.AsyncClient | None = None
 
 
+#: how often a task waiting for another thread's or loop's refresh looks again
+_POLL_FIRST, _POLL_MAX = 0.001, 0.02
+
+
+async def _claim(cache: JWKSCache, wait: bool) -> bool:
+    """``JWKSCache.claim_refresh`` for a task: waits without blocking the loop.
+
+    Polling, rather than waiting in a worker thread, keeps cancellation exact
+    (the lock is only ever taken between two awaits) and needs no thread.
+    """
+    if cache.claim_refresh(wait=False):
+        return True
+    if not wait:
+        return False
+    give_up = anyio.current_time() + cache.refresh_wait_left()
+    delay = _POLL_FIRST
+    while anyio.current_time() < give_up:
+        await anyio.sleep(delay)
+        if cache.claim_refresh(wait=False):
+            return True
+        delay = min(delay * 2, _POLL_MAX)
+    return False
+
+
 class AsyncDriver:
     """Fetches with an ``httpx.AsyncClient``; concurrent tasks share one fetch.
 
-    Locks (and the client the driver creates for itself) belong to one event
-    loop, so they are kept per loop: a verifier can serve several loops, as
-    test suites and ``anyio.run`` in threads do.
+    Tasks of one loop queue on an anyio lock of that loop, and the one at
+    the front then claims the refresh from the cache, which other loops and
+    threads share: one fetch at a time in all. anyio locks (and the client
+    the driver creates for itself) belong to one event loop, so they are
+    kept per loop: a verifier can serve several loops, as test suites and
+    ``anyio.run`` in threads do.
     """
 
     def __init__(self, client: httpx.AsyncClient | None = None) -> None:
@@ -180,7 +214,7 @@ class AsyncDriver:
             return state
 
     async def refresh(self, request: Refresh) -> None:
-        """Run one refresh unless another task just did (or is doing) it."""
+        """Run one refresh unless another task, loop or thread just did (or is doing) it."""
         cache = request.cache
         state = self._loop_state()
         lock = state.locks.get(cache)
@@ -194,16 +228,23 @@ class AsyncDriver:
             except anyio.WouldBlock:
                 return
         try:
-            if cache.should_fetch(request.generation):
-                flow = cache.refresh_flow()
+            if cache.should_fetch(request.generation) and await _claim(cache, request.wait):
                 try:
-                    get = next(flow)
-                    while True:
-                        get = flow.send(await self._get(cache, get))
-                except StopIteration:
-                    pass
+                    if cache.should_fetch(request.generation):
+                        await self._drive(cache)
+                finally:
+                    cache.release_refresh()
         finally:
             lock.release()
+
+    async def _drive(self, cache: JWKSCache) -> None:
+        flow = cache.refresh_flow()
+        try:
+            get = next(flow)
+            while True:
+                get = flow.send(await self._get(cache, get))
+        except StopIteration:
+            pass
 
     def _http(self) -> httpx.AsyncClient:
         if self._client is not None:

@@ -13,6 +13,15 @@ is due and what a response means. The rules (DESIGN.md, "JWKS cache rules"):
   verifier answers 503 (``KeysUnavailableError``), never 401.
 * Only a 200 with a JSON object holding a ``keys`` list is a key set; a 304
   answers a conditional GET made with the stored ETag.
+* One cache makes one fetch at a time, whatever mix of threads and event
+  loops asks: a refresh runs only by ``claim_refresh`` (a ``threading.Lock``
+  held for the whole refresh, taken the moment it starts), and whoever
+  waited for it re-checks ``should_fetch`` and skips its own. Waiting is
+  bounded by the running refresh's deadline (``refresh_budget``), so a
+  waiter never hangs, and a thread never waits for a refresh that its own
+  event loop is running (that would deadlock the loop).
+
+Looking keys up takes no lock; only a refresh does.
 """
 
 from __future__ import annotations
@@ -22,6 +31,7 @@ import json
 import logging
 import re
 import threading
+import time
 from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass
 
@@ -173,6 +183,14 @@ class ResponseReader:
 
 
 @dataclass(frozen=True, slots=True)
+class _Flight:
+    """The refresh in flight: until when it may run, and the thread running it."""
+
+    deadline: float  # time.monotonic()
+    thread: int
+
+
+@dataclass(frozen=True, slots=True)
 class _State:
     keys: KeySet | None = None
     fresh_until: float = float("-inf")
@@ -185,7 +203,8 @@ class JWKSCache:
     """Key set, freshness and cooldown of one JWKS URL (or of static keys).
 
     All state lives in one immutable ``_State`` swapped atomically, so the
-    lookup path needs no lock; drivers serialise ``apply`` themselves.
+    lookup path needs no lock. Refreshes are single-flight across threads and
+    event loops: a driver runs one only after ``claim_refresh``.
     """
 
     def __init__(
@@ -217,8 +236,10 @@ class JWKSCache:
         self.generation = 0
         #: receives ``JWKSFetched`` and ``StaleKeysServed`` (``m2m_guard.events``)
         self.on_event: EventHook | None = None
-        #: serialises fetches from threads (async drivers keep per-loop locks)
+        #: held for the whole of a refresh, by whichever thread or event loop runs
+        #: it: taken and released through ``claim_refresh`` / ``release_refresh``
         self.thread_lock = threading.Lock()
+        self._flight: _Flight | None = None
         self._apply_lock = threading.Lock()
 
     @property
@@ -276,17 +297,62 @@ class JWKSCache:
         return None, Need.REQUIRED if self._may_fetch(state, now) else Need.NOTHING
 
     def should_fetch(self, generation: int) -> bool:
-        """Whether a driver holding the lock should still fetch.
+        """Whether a driver that claimed the refresh should still fetch.
 
         ``False`` when another thread or task completed a fetch since the
         caller looked (single-flight) or the cooldown has not passed.
         """
         return generation == self.generation and self._may_fetch(self._state, self._clock())
 
+    def refresh_budget(self) -> float:
+        """Seconds a whole refresh may take, which bounds how long others wait.
+
+        The drivers bound each request by the policy's timeout; a refresh
+        makes at most one per metadata URL and one for the JWKS. One more
+        timeout is grace.
+        """
+        return self.policy.timeout * (len(self.metadata_urls) + 2)
+
+    def claim_refresh(self, wait: bool) -> bool:
+        """Take the right to refresh, for this thread or this thread's event loop.
+
+        ``False`` when another thread or loop is refreshing and ``wait`` is
+        false; with ``wait``, block until that refresh is over, but no longer
+        than its deadline, and not at all when it runs on this very thread
+        (an event loop's task, which a blocked thread could never let finish).
+        Event loops pass ``wait=False`` and poll (see ``refresh_wait_left``).
+        A ``True`` must be paired with ``release_refresh``.
+        """
+        lock = self.thread_lock
+        if not wait:
+            acquired = lock.acquire(False)
+        else:
+            flight = self._flight
+            if flight is not None and flight.thread == threading.get_ident():
+                return False
+            acquired = lock.acquire(True, self.refresh_wait_left())
+        if acquired:
+            deadline = time.monotonic() + self.refresh_budget()
+            self._flight = _Flight(deadline, threading.get_ident())
+        return acquired
+
+    def refresh_wait_left(self) -> float:
+        """Seconds a waiter may still wait for the refresh in flight to end."""
+        flight = self._flight
+        if flight is None:
+            return self.refresh_budget()  # just claimed, or just over
+        return max(0.0, flight.deadline - time.monotonic())
+
+    def release_refresh(self) -> None:
+        """End the refresh ``claim_refresh`` allowed."""
+        self._flight = None
+        self.thread_lock.release()
+
     def refresh_flow(self) -> Generator[HttpGet, FetchResponse, None]:
         """One refresh attempt: the metadata if due, then the JWKS.
 
-        Drivers run it while holding their lock, answering each ``HttpGet``.
+        Drivers run it between ``claim_refresh`` and ``release_refresh``,
+        answering each ``HttpGet``.
         A metadata refresh that fails keeps the known ``jwks_uri`` (the same
         stale-if-error rule as keys); without one, the attempt has failed.
         """

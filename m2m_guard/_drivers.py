@@ -12,18 +12,24 @@ Both drivers answer the ``Refresh`` requests a verification yields and run
 * Redirects are never followed (a JWKS URL that redirects is misconfigured
   or hijacked), bodies are read under a size cap, and compressed bodies are
   refused (no decompression bombs).
-* The whole fetch is bounded by the policy's timeout.
+* Each request is bounded as a whole by the policy's timeout, whatever the
+  client, including a user's own with keep-alive: a server trickling bytes
+  cannot hold a fetch past it. The async driver cancels the request
+  (``anyio.fail_after``); the sync one shuts the connection's socket down
+  from a timer thread, wherever the connection came from (see ``_Watchdog``).
 """
 
 from __future__ import annotations
 
 import contextlib
 import socket
+import sys
 import threading
 import time
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from types import FrameType
 from typing import Any
 
 import anyio
@@ -53,30 +59,89 @@ def _options(get: HttpGet, timeout: float) -> dict[str, Any]:
 
 
 class _Watchdog:
-    """Shuts down the fetch's socket if the fetch outlives its deadline."""
+    """Shuts down the fetch's sockets if the fetch outlives its deadline.
+
+    httpx bounds each read, not the whole exchange: a server trickling its
+    headers or body a byte at a time would hold the fetching thread (and
+    every thread waiting for keys) indefinitely. Shutting the socket down
+    wakes the blocked read. The watchdog learns the socket of a new
+    connection from httpcore's ``connect_tcp`` trace, of a pooled connection
+    being reused (a user's keep-alive client) from the connection that
+    traces ``send_request_headers``, and, once headers are in, from the
+    response's network stream.
+
+    ``cancel`` is final: once it has returned, no socket is touched, so a
+    connection handed back to a user's pool afterwards is left alone.
+    """
 
     def __init__(self, timeout: float) -> None:
         self.fired = False
+        self._cancelled = False
+        self._lock = threading.Lock()
         self._sockets: list[socket.socket] = []
         self._timer = threading.Timer(timeout, self._fire)
         self._timer.daemon = True
         self._timer.start()
 
     def trace(self, event: str, info: dict[str, Any]) -> None:
-        """httpcore's trace hook: note each new connection's socket."""
+        """httpcore's trace hook: note the socket of each connection used."""
         if event == "connection.connect_tcp.complete":
-            sock = info["return_value"].get_extra_info("socket")
-            if isinstance(sock, socket.socket):
-                self._sockets.append(sock)
+            self.watch(info["return_value"])
+        elif event.endswith(".send_request_headers.started"):
+            self.watch(_sending_stream())
+
+    def watch(self, stream: object) -> None:
+        """Cut ``stream``'s socket at the deadline (at once if it has passed)."""
+        get_extra_info = getattr(stream, "get_extra_info", None)
+        sock = get_extra_info("socket") if callable(get_extra_info) else None
+        if not isinstance(sock, socket.socket):
+            return
+        with self._lock:
+            if self._cancelled:
+                return
+            self._sockets.append(sock)
+            if self.fired:
+                _shut(sock)
 
     def _fire(self) -> None:
-        self.fired = True
-        for sock in self._sockets:
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
+        with self._lock:
+            if self._cancelled:
+                return
+            self.fired = True
+            for sock in self._sockets:
+                _shut(sock)
 
     def cancel(self) -> None:
-        self._timer.cancel()
+        """Stop watching; after this returns no socket is shut down."""
+        with self._lock:
+            self._cancelled = True
+            self._timer.cancel()
+
+
+def _shut(sock: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
+
+
+def _sending_stream() -> object:
+    """The network stream of the httpcore connection that is sending a request.
+
+    Called from a ``send_request_headers`` trace: httpcore traces it from the
+    connection's ``handle_request`` a few frames up, and announces no socket
+    for a connection taken from its pool, so this is how the watchdog finds
+    one. ``None`` when no such frame is found (another transport).
+    """
+    frame: FrameType | None = sys._getframe(1)
+    for _ in range(8):
+        if frame is None:
+            break
+        owner = frame.f_locals.get("self")
+        if type(owner).__module__.split(".")[0] == "httpcore":
+            stream = getattr(owner, "_network_stream", None)
+            if stream is not None:
+                return stream
+        frame = frame.f_back
+    return None
 
 
 def _failure(exc: Exception) -> FetchResponse:
@@ -93,8 +158,8 @@ class SyncDriver:
 
     def _http(self) -> httpx.Client:
         if self._client is None:
-            # No keep-alive: fetches are minutes apart, and a fresh connection
-            # is one the deadline watchdog can cut (see _fetch).
+            # No keep-alive: fetches are minutes apart, and an idle connection
+            # held that long is more likely dead than useful.
             limits = httpx.Limits(max_keepalive_connections=0)
             self._client = httpx.Client(follow_redirects=False, limits=limits)
         return self._client
@@ -118,24 +183,29 @@ class SyncDriver:
         policy = cache.policy
         deadline = time.monotonic() + policy.timeout
         reader = ResponseReader(policy.max_bytes)
-        # httpx bounds each read, not the whole exchange: a server trickling
-        # its headers a byte at a time would hold this thread (and every
-        # thread waiting for keys) indefinitely. A watchdog shuts the socket
-        # down at the deadline, which wakes the blocked read.
+        # A watchdog shuts the socket down at the deadline (it wakes a read
+        # blocked on a trickling server); between chunks the deadline is
+        # also checked here.
         watchdog = _Watchdog(policy.timeout)
         options = _options(get, policy.timeout)
         options["extensions"] = {"trace": watchdog.trace}
         try:
             with self._http().stream("GET", get.url, **options) as response:
-                done = reader.start(response.status_code, response.headers)
-                if done is None:
-                    for chunk in response.iter_bytes():
-                        done = reader.feed(chunk)
-                        if done is None and time.monotonic() > deadline:
-                            done = _TIMED_OUT
-                        if done is not None:
-                            break
-                return done or reader.finish()
+                try:
+                    watchdog.watch(response.extensions.get("network_stream"))
+                    done = reader.start(response.status_code, response.headers)
+                    if done is None:
+                        for chunk in response.iter_bytes():
+                            done = reader.feed(chunk)
+                            if done is None and time.monotonic() > deadline:
+                                done = _TIMED_OUT
+                            if done is not None:
+                                break
+                    return done or reader.finish()
+                finally:
+                    # Before the response closes: its connection may go back
+                    # to the user's pool, where it is no longer ours to cut.
+                    watchdog.cancel()
         except _FETCH_ERRORS as exc:
             return _TIMED_OUT if watchdog.fired else _failure(exc)
         finally:

@@ -174,7 +174,7 @@ _ANALYSIS = [
     "- **Cold verify vs. the raw RSA check.** The RSA-2048 check leaves about a quarter of",
     "  its own cost for everything else if cold is to stay within 1.3x. Decoding the payload",
     "  alone (base64url plus JSON with duplicate-member rejection) costs more than that in",
-    "  CPython, before any claim is checked. The cold path keeps every rule of DESIGN.md",
+    "  CPython, before any claim is checked. The cold path keeps every verification rule",
     "  (canonical base64url, duplicate members, strict key selection, typed time claims) and",
     "  is about 1.6x faster than PyJWT's `jwt.decode` of the same token; what remains is",
     "  parsing and the claim checks, spread thinly over many small steps. Most requests never",

@@ -1,7 +1,7 @@
 """The JWKS cache policy, as state without I/O.
 
 The drivers in ``_drivers.py`` do the HTTP; this module decides when a fetch
-is due and what a response means. The rules (DESIGN.md, "JWKS cache rules"):
+is due and what a response means. The rules (README, "The JWKS cache"):
 
 * Keys are fresh for ``Cache-Control: max-age`` (clamped to
   ``[min_max_age, max_max_age]``), or ``default_max_age`` without one.
@@ -384,7 +384,7 @@ class JWKSCache:
         if jwks_uri is None:
             return reason
         if jwks_uri != self.url:
-            logger.info("discovered JWKS URL %s for issuer %s", jwks_uri, self.discover_from)
+            logger.info("discovered JWKS URL %r for issuer %r", jwks_uri, self.discover_from)
         self.url = jwks_uri
         self.metadata_fresh_until = self._clock() + self._max_age(
             response.headers, default=self.policy.max_max_age

@@ -249,9 +249,9 @@ def _load_each(
         try:
             key = key_from_jwk(jwk)
         except (InvalidKeyError, ValueError, TypeError, KeyError) as exc:
-            # One bad key must not spoil the set (DESIGN.md, JWKS cache rules).
+            # One bad key must not spoil the set (README, "The JWKS cache").
             kid = jwk.get("kid") if isinstance(jwk, Mapping) else None
-            logger.warning("skipping malformed JWK #%d (kid=%r): %s", index, kid, exc)
+            logger.warning("skipping malformed JWK #%d (kid=%r): %r", index, kid, str(exc))
             continue
         if key is not None:
             yield key

@@ -1,8 +1,8 @@
 """The verified-token cache: the warm path is one dictionary lookup.
 
 M2M callers reuse one token for its whole lifetime (an hour), so most
-requests carry a token the process has already verified (DESIGN.md,
-"Performance model"). An entry remembers the claims and the key that
+requests carry a token the process has already verified (README,
+"Performance"). An entry remembers the claims and the key that
 verified them, keyed by the exact token string. A hit is honoured only
 while the token's time window holds and its key is still in the current,
 fresh key set; anything else falls through to a full verification, which

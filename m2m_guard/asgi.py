@@ -51,7 +51,7 @@ _TRY_AGAIN_LATER = 1013  # IANA WebSocket close code registry
 
 
 class M2MGuardMiddleware:
-    """Rejects requests without a valid bearer token, per DESIGN.md's table.
+    """Rejects requests without a valid bearer token (README, "Errors and HTTP responses").
 
     Args:
         app: the ASGI application to protect.

@@ -1,4 +1,4 @@
-"""JWKSCache's policy (DESIGN.md, "JWKS cache rules"), with a fake clock and no network."""
+"""JWKSCache's policy (README, "The JWKS cache"), with a fake clock and no network."""
 
 from __future__ import annotations
 

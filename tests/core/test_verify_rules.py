@@ -1,4 +1,4 @@
-"""The verification rules of DESIGN.md, through the public Verifier."""
+"""The verification rules (SECURITY.md, "Guarantees"), through the public Verifier."""
 
 from __future__ import annotations
 

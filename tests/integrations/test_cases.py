@@ -1,4 +1,4 @@
-"""One table of cases, run against every integration (DESIGN.md, HTTP responses)."""
+"""One table of cases, run against every integration (README, "Errors and HTTP responses")."""
 
 from __future__ import annotations
 
@@ -138,7 +138,7 @@ def make_verifier(case: Case, rsa_key: SigningKey, clock: FakeClock) -> Verifier
 def test_integration_answers_case_as_specified(
     harness: Harness, case: Case, tokens: Tokens, rsa_key: SigningKey, clock: FakeClock
 ) -> None:
-    """Every integration gives the status, challenge and body of DESIGN.md's table."""
+    """Every integration gives the status, challenge and body of the README's error table."""
     harness.build(
         make_verifier(case, rsa_key, clock),
         required_scopes=case.required_scopes,

@@ -11,6 +11,7 @@ environment.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import pytest
@@ -309,3 +310,24 @@ async def test_from_env_discovery_url_names_the_metadata_document(
     verifier = track(Verifier.from_env(environ=environ, clock=clock))
     await flavor.verify(verifier, token_for(rsa_key, clock, issuer_server.base_url))
     assert issuer_server.paths == ["/.well-known/custom-metadata", "/jwks"]
+
+
+async def test_a_discovered_jwks_uri_is_logged_escaped(
+    flavor: Flavor,
+    issuer_server: IssuerServer,
+    track: Track[Verifier],
+    clock: FakeClock,
+    rsa_key: SigningKey,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The metadata's jwks_uri is the issuer's text: control characters never reach a log raw."""
+    issuer_server.publish_metadata(jwks_uri=f"{issuer_server.base_url}/jwks\x1b[31m\u202e")
+    verifier = track(discovering(issuer_server, clock))
+    with caplog.at_level(logging.INFO, logger="m2m_guard"):
+        await flavor.outcome(verifier, token_for(rsa_key, clock, issuer_server.base_url))
+    logged = [
+        record.getMessage() for record in caplog.records if "discovered" in record.getMessage()
+    ]
+    assert logged
+    assert all(message.isprintable() for message in logged)
+    assert "\\x1b[31m" in logged[0]

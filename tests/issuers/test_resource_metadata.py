@@ -141,7 +141,7 @@ def test_a_single_string_is_never_split_into_characters(member: str) -> None:
 
 
 def test_extra_that_is_not_json_fails_at_construction() -> None:
-    """Invalid configuration fails at start-up (DESIGN.md), never per request."""
+    """Invalid configuration fails at start-up, never per request."""
     with pytest.raises(ConfigurationError):
         ProtectedResource(API, extra={"updated": object()})
 

@@ -32,6 +32,7 @@ from ._errors import (
     UnsupportedHeaderError,
 )
 from ._jws import parse_token
+from ._text import inert
 from ._verifier import Verifier
 
 __all__ = ["STEPS", "Explanation", "explain"]
@@ -89,7 +90,8 @@ class Explanation:
             lines.append(f"  expires {_when(self.result.expires_at)}")
         elif self.error is not None:
             lines.append(f"Result: INVALID ({self.error.status_code}) - {self.error.description}")
-        return "\n".join(lines)
+        # Claim values are the token's text: no line of the report may carry a raw control.
+        return "\n".join(inert(line) for line in lines)
 
 
 def _when(timestamp: float) -> str:

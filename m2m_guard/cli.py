@@ -33,6 +33,7 @@ from datetime import datetime, timezone
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
+from ._text import inert
 from ._version import __version__
 
 if TYPE_CHECKING:
@@ -471,6 +472,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except Exception as exc:  # one line, never a traceback
-        print(f"{PROG}: error: {_describe(exc)}", file=sys.stderr)
+        # inert: messages may quote what a remote endpoint said (one line, no escapes).
+        print(f"{PROG}: error: {inert(_describe(exc))}", file=sys.stderr)
         return 1
     return status

@@ -44,6 +44,7 @@ from anyio.lowlevel import RunVar
 from ._closing import Closing
 from ._errors import ConfigurationError, M2MGuardError
 from ._presets import stytch_base_url
+from ._text import inert
 
 __all__ = ["ClientCredentialsAuth", "TokenRequestError"]
 
@@ -350,7 +351,7 @@ class ClientCredentialsAuth(Closing, httpx.Auth):
         url = self._token_url
         if isinstance(reply, httpx.HTTPError):
             raise TokenRequestError(
-                f"The token request to {url} failed: {type(reply).__name__}: {_inert(str(reply))}"
+                f"The token request to {url} failed: {type(reply).__name__}: {inert(str(reply))}"
             ) from reply
         status, payload = reply.status_code, _json_object(reply)
         error, description = _oauth_error(payload)
@@ -587,22 +588,9 @@ def _oauth_error(payload: dict[str, Any] | None) -> tuple[str | None, str | None
         return None, None
     error, description = payload.get("error"), payload.get("error_description")
     return (
-        _inert(error[:_MAX_ECHO]) if isinstance(error, str) else None,
-        _inert(description[:_MAX_ECHO]) if isinstance(description, str) else None,
+        inert(error[:_MAX_ECHO]) if isinstance(error, str) else None,
+        inert(description[:_MAX_ECHO]) if isinstance(description, str) else None,
     )
-
-
-def _inert(text: str) -> str:
-    """``text`` with every non-printable character escaped (``\\n``, ``\\x1b``, ``\\u202e``).
-
-    What an upstream endpoint says ends up in the caller's log lines and in
-    ``str(TokenRequestError)``: a newline there would forge a log entry, an
-    escape sequence would drive the terminal, a bidi control would reorder
-    what an operator reads.
-    """
-    if text.isprintable():
-        return text
-    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)
 
 
 def _lifetime(expires_in: object) -> float | None:

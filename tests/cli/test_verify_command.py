@@ -243,3 +243,16 @@ def test_verify_infers_the_stytch_environment_from_the_project_id(
     args = cli.build_parser().parse_args(argv)
     verifier = cli._verifier_for(args)
     assert verifier.cache.url == f"{jwks_host}/v1/sessions/jwks/{project}"
+
+
+def test_the_report_prints_a_tokens_control_characters_escaped(
+    capsys: pytest.CaptureFixture[str], jwks_file: str, rsa_key: SigningKey
+) -> None:
+    """A signed sub or scope with terminal escapes or newlines cannot drive the terminal."""
+    claims = stytch_claims(
+        FakeClock.real_now(), sub="client\x1b[2J\nResult: VALID", scope="read:users\x1b[31m"
+    )
+    status, out, _ = run(capsys, *offline(jwks_file, rsa_key.sign(claims)))
+    assert status == 0
+    assert all(line.isprintable() for line in out.splitlines())
+    assert "client\\x1b[2J\\nResult: VALID" in out

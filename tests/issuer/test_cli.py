@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.server
 import json
 import signal
 import socket
@@ -417,3 +418,39 @@ def test_a_missing_issuer_extra_is_explained(
         status, _, err = run(*argv)
         assert_one_line_error(status, err, "pip install 'm2m-guard[issuer]'")
         assert module in err
+
+
+def test_token_errors_from_a_hostile_endpoint_print_as_one_inert_line(run: Run) -> None:
+    """An endpoint's error_description with newlines and escapes cannot forge output."""
+    hostile = {
+        "error": "invalid_client\x1b[2J",
+        "error_description": "bad\nm2m-guard: ok: token accepted\r\x1b[31m\u202e",
+    }
+
+    class Refusing(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = json.dumps(hostile).encode()
+            self.send_response(400)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Refusing)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/token"
+        status, out, err = run(
+            "token", "--url", url, "--client-id", "c", "--client-secret", "s" * 12
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert_one_line_error(status, err, "token request refused (HTTP 400)")
+    assert err.rstrip("\n").isprintable()
+    assert "\\x1b[2J" in err
+    assert out == ""

@@ -16,7 +16,7 @@ Both drivers answer the ``Refresh`` requests a verification yields and run
   client, including a user's own with keep-alive: a server trickling bytes
   cannot hold a fetch past it. The async driver cancels the request
   (``anyio.fail_after``); the sync one shuts the connection's socket down
-  from a timer thread, wherever the connection came from (see ``_Watchdog``).
+  from a timer thread, wherever the connection came from (see ``Watchdog``).
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from anyio.lowlevel import RunVar
 
 from ._jwks import FetchResponse, HttpGet, JWKSCache, Refresh, ResponseReader
 
-__all__ = ["AsyncDriver", "SyncDriver"]
+__all__ = ["AsyncDriver", "SyncDriver", "Watchdog"]
 
 _IDENTITY = {"accept-encoding": "identity"}
 
@@ -58,7 +58,7 @@ def _options(get: HttpGet, timeout: float) -> dict[str, Any]:
     }
 
 
-class _Watchdog:
+class Watchdog:
     """Shuts down the fetch's sockets if the fetch outlives its deadline.
 
     httpx bounds each read, not the whole exchange: a server trickling its
@@ -186,7 +186,7 @@ class SyncDriver:
         # A watchdog shuts the socket down at the deadline (it wakes a read
         # blocked on a trickling server); between chunks the deadline is
         # also checked here.
-        watchdog = _Watchdog(policy.timeout)
+        watchdog = Watchdog(policy.timeout)
         options = _options(get, policy.timeout)
         options["extensions"] = {"trace": watchdog.trace}
         try:

@@ -42,6 +42,7 @@ import httpx
 from anyio.lowlevel import RunVar
 
 from ._closing import Closing
+from ._drivers import Watchdog
 from ._errors import ConfigurationError, M2MGuardError
 from ._presets import stytch_base_url
 from ._text import inert
@@ -60,6 +61,7 @@ _SCOPE_TOKEN = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+")
 _B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
 _PROJECT_ID = re.compile(r"[A-Za-z0-9._~-]+")
 _MAX_ECHO = 200  # characters of an endpoint's own error text we repeat
+_MAX_DEADLINE = 60.0  # seconds, when an httpx.Timeout sets no limit at all
 
 
 class TokenRequestError(M2MGuardError):
@@ -160,7 +162,9 @@ class ClientCredentialsAuth(Closing, httpx.Auth):
         extra_params: further body parameters, e.g. ``audience`` for Auth0.
         refresh_margin: seconds before expiry at which a new token is
             fetched; at most half the token's lifetime is used.
-        timeout: seconds (or an ``httpx.Timeout``) for each token request.
+        timeout: seconds (or an ``httpx.Timeout``) for each token request:
+            the whole request, connect to last byte, ends within the largest
+            of them, also on a client you pass in with kept-alive connections.
         clock: a monotonic clock; only differences of its readings matter.
         http_client, async_http_client: clients for token requests; by
             default the auth creates (and ``close``/``aclose`` closes) its own.
@@ -209,6 +213,10 @@ class ClientCredentialsAuth(Closing, httpx.Auth):
         self._extra_params = _check_extra_params(extra_params)
         self._refresh_margin = float(refresh_margin)
         self._timeout = _check_timeout(timeout)
+        # The whole token request, connect to last byte, is bounded by the
+        # largest of its timeouts (httpx's own apply to each step).
+        limits = [value for value in self._timeout.as_dict().values() if value is not None]
+        self._deadline = max(limits) if limits else _MAX_DEADLINE
         self._clock = clock
         self._given_client = http_client
         self._given_async_client = async_http_client
@@ -419,15 +427,35 @@ class ClientCredentialsAuth(Closing, httpx.Auth):
             step = self._begin(refused, generation)
             if isinstance(step, str):
                 return step
-            try:
-                reply: _Reply = self._sync_client().send(
-                    step.request, auth=None, follow_redirects=False
-                )
-            except httpx.HTTPError as exc:
-                reply = exc
-            return self._finish(step, reply)
+            return self._finish(step, self._sync_send(step.request))
         finally:
             lock.release()
+
+    def _sync_send(self, request: httpx.Request) -> _Reply:
+        """Send a token request within its whole deadline, whatever the client.
+
+        httpx bounds each read, not the exchange: a token endpoint trickling
+        its answer would hold the caller's request indefinitely. The JWKS
+        fetch's watchdog cuts the connection's socket at the deadline (new,
+        pooled or TLS connections alike).
+        """
+        watchdog = Watchdog(self._deadline)
+        request.extensions = {**request.extensions, "trace": watchdog.trace}
+        try:
+            response = self._sync_client().send(
+                request, auth=None, follow_redirects=False, stream=True
+            )
+            try:
+                watchdog.watch(response.extensions.get("network_stream"))
+                response.read()
+            finally:
+                watchdog.cancel()  # before the connection goes back to a pool
+                response.close()
+        except httpx.HTTPError as exc:
+            return _timed_out(request) if watchdog.fired else exc
+        finally:
+            watchdog.cancel()
+        return response
 
     def _sync_client(self) -> httpx.Client:
         if self._given_client is not None:
@@ -483,9 +511,12 @@ class ClientCredentialsAuth(Closing, httpx.Auth):
             if isinstance(step, str):
                 return step
             try:
-                reply: _Reply = await self._async_client(state).send(
-                    step.request, auth=None, follow_redirects=False
-                )
+                with anyio.fail_after(self._deadline):
+                    reply: _Reply = await self._async_client(state).send(
+                        step.request, auth=None, follow_redirects=False
+                    )
+            except TimeoutError:
+                reply = _timed_out(step.request)
             except httpx.HTTPError as exc:
                 reply = exc
             return self._finish(step, reply)
@@ -564,6 +595,10 @@ def _check_extra_params(params: Mapping[str, str] | None) -> dict[str, str]:
         if not isinstance(name, str) or not name or not isinstance(value, str):
             raise ConfigurationError("extra_params must map non-empty names to strings.")
     return found
+
+
+def _timed_out(request: httpx.Request) -> httpx.TimeoutException:
+    return httpx.ReadTimeout("the token request exceeded its deadline", request=request)
 
 
 def _check_timeout(timeout: float | httpx.Timeout) -> httpx.Timeout:

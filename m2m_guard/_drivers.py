@@ -112,10 +112,16 @@ class Watchdog:
                 _shut(sock)
 
     def cancel(self) -> None:
-        """Stop watching; after this returns no socket is shut down."""
+        """Stop watching; after this returns no socket is shut down.
+
+        The timer thread is joined (it wakes at once), so no thread of the
+        watchdog outlives the request it watched.
+        """
         with self._lock:
             self._cancelled = True
             self._timer.cancel()
+        if self._timer is not threading.current_thread():
+            self._timer.join()
 
 
 def _shut(sock: socket.socket) -> None:

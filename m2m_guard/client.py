@@ -217,6 +217,7 @@ class ClientCredentialsAuth(Closing, httpx.Auth):
         # largest of its timeouts (httpx's own apply to each step).
         limits = [value for value in self._timeout.as_dict().values() if value is not None]
         self._deadline = max(limits) if limits else _MAX_DEADLINE
+        self._wait_limit = self._deadline + 1.0  # for a fetch another thread or loop runs
         self._clock = clock
         self._given_client = http_client
         self._given_async_client = async_http_client
@@ -422,7 +423,10 @@ class ClientCredentialsAuth(Closing, httpx.Auth):
             token = self._usable(refused)
             if token is not None:
                 return token  # another thread is refreshing ahead of expiry
-            lock.acquire()
+            # Bounded: the holder's request ends within its deadline, and a
+            # holder on this thread's own event loop could never finish.
+            if not lock.acquire(timeout=self._wait_limit):
+                raise self._busy()
         try:
             step = self._begin(refused, generation)
             if isinstance(step, str):
@@ -507,6 +511,11 @@ class ClientCredentialsAuth(Closing, httpx.Auth):
                 return token  # another task is refreshing ahead of expiry
             await state.lock.acquire()
         try:
+            await self._hold_thread_lock()
+        except BaseException:
+            state.lock.release()
+            raise
+        try:
             step = self._begin(refused, generation)
             if isinstance(step, str):
                 return step
@@ -521,7 +530,29 @@ class ClientCredentialsAuth(Closing, httpx.Auth):
                 reply = exc
             return self._finish(step, reply)
         finally:
+            self._thread_lock.release()
             state.lock.release()
+
+    async def _hold_thread_lock(self) -> None:
+        """Take the lock every thread and event loop fetches under, without blocking the loop.
+
+        One task per loop gets here (the loop's own lock queues the rest);
+        it polls, so a fetch running in another thread or loop is shared
+        instead of repeated, and gives up after the holder's deadline.
+        """
+        delay, waited = 0.001, 0.0
+        while not self._thread_lock.acquire(blocking=False):
+            if waited > self._wait_limit:
+                raise self._busy()
+            await anyio.sleep(delay)
+            waited += delay
+            delay = min(delay * 2, 0.02)
+
+    def _busy(self) -> TokenRequestError:
+        return TokenRequestError(
+            f"Another token request to {self._token_url} did not finish within "
+            f"{self._wait_limit:.0f} s."
+        )
 
     def _loop_state(self) -> _LoopState:
         # anyio locks and async clients belong to one event loop, so each loop

@@ -38,7 +38,8 @@ async def _http_exception(request: Request, exc: Exception) -> Response:
         exc.detail, error_type=_HTTP_ERROR_TYPES.get(exc.status_code, "bad_request")
     )
     error.status_code = exc.status_code
-    response = error_response(error)
+    # OAuth clients read RFC 6749's error fields on the token route, whatever failed.
+    response = error_response(error, oauth=request.url.path.endswith("/oauth2/token"))
     response.headers.update(exc.headers or {})
     return response
 

@@ -295,3 +295,13 @@ def test_an_empty_parameter_name_is_never_minted(
     claims = assert_token(response, issuer)
     assert "" not in claims
     assert claims["note"] == ""
+
+
+@pytest.mark.parametrize("method", ["GET", "PUT", "DELETE"])
+def test_another_method_on_the_token_route_is_405_in_oauth_shape(
+    http: httpx.Client, token_url: str, method: str
+) -> None:
+    """Even a routing error on the token endpoint carries error, error_description, error_uri."""
+    response = http.request(method, token_url)
+    assert_oauth_error(response, 405, "invalid_request")
+    assert "POST" in response.headers["allow"]

@@ -84,9 +84,13 @@ class M2MGuardHTTPException(HTTPException):
         return f"{self.error.status_code} {type(self.error).__name__}: {self.error.description}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class _Rule:
-    """What one decorator or one protected blueprint requires."""
+    """What one decorator or one protected blueprint requires.
+
+    Compared by identity (each decorator makes its own): finding its guard
+    on every request then costs no field-by-field hashing.
+    """
 
     required_scopes: tuple[str, ...] = ()
     any_scopes: tuple[str, ...] = ()
@@ -192,13 +196,16 @@ class M2MGuard:
         if state is None:
             raise RuntimeError("M2MGuard.init_app(app) was not called for this application")
         guard = cast(_State, state).guard(rule)
-        if guard.exclude and guard.exclude.matches(request.path):
+        # One proxy lookup each: werkzeug's LocalProxy costs on every access.
+        current = request._get_current_object()  # type: ignore[attr-defined]
+        if guard.exclude and guard.exclude.matches(current.path):
             return
-        environ = request.environ
+        environ = current.environ
+        stash: dict[str, Any] = g._get_current_object().__dict__
         try:
             # Claims this very verifier produced earlier in the request (a
             # blueprint guard, then the view's; the WSGI middleware): reused.
-            if guard.reuse(g.get(_G_NAME), g.get(_G_VERIFIER)) is not None:
+            if guard.reuse(stash.get(_G_NAME), stash.get(_G_VERIFIER)) is not None:
                 return
             claims = guard.reuse(get_claims(environ), environ.get(VERIFIED_BY_KEY))
             if claims is None:
@@ -206,8 +213,8 @@ class M2MGuard:
                 claims = guard.check(() if authorization is None else (authorization,))
         except M2MGuardError as exc:
             raise M2MGuardHTTPException(exc, guard.error_response(exc)) from exc
-        setattr(g, _G_NAME, claims)
-        setattr(g, _G_VERIFIER, guard.verifier)
+        stash[_G_NAME] = claims
+        stash[_G_VERIFIER] = guard.verifier
 
 
 def _render(exc: M2MGuardHTTPException) -> Response:

@@ -104,23 +104,34 @@ def _b64decode(segment: str) -> bytes:
 
 def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     # Member names are interned: every token repeats the same dozen of them.
-    # Objects and arrays come out read-only: claims and headers are shared
-    # between requests (token cache, header memo), see _frozen.
     obj = {intern(name): value for name, value in pairs}
     if len(obj) != len(pairs):
         # RFC 7515 §5.2: a parser must reject or use the last; two readers of
         # one token must never disagree, so reject.
         raise MalformedTokenError("The access token contains duplicate JSON members.")
+    # Nested objects and arrays come out read-only: claims are shared between
+    # requests (the token cache), see _frozen. The outermost object stays a
+    # dict (no copy: it is only ever handed out behind a read-only view).
     for name, value in obj.items():
-        if type(value) is list:
+        kind = type(value)
+        if kind is list:
             obj[name] = _freeze_list(value)
-    return FrozenDict(obj)
+        elif kind is dict:
+            obj[name] = FrozenDict(value)
+    return obj
 
 
 def _freeze_list(items: list[Any]) -> FrozenList:
-    # Objects inside were frozen by the pairs hook already; arrays have no hook.
-    if any(type(item) is list for item in items):
-        items = [_freeze_list(item) if type(item) is list else item for item in items]
+    # Objects and arrays inside were left mutable by their own hooks.
+    if any(type(item) in (list, dict) for item in items):
+        items = [
+            _freeze_list(item)
+            if type(item) is list
+            else FrozenDict(item)
+            if type(item) is dict
+            else item
+            for item in items
+        ]
     return FrozenList(items)
 
 
@@ -155,7 +166,8 @@ _MAX_HEADERS = 256
 def _header(segment: str) -> dict[str, Any]:
     header = _HEADERS.get(segment)
     if header is None:
-        header = _decode_json_object(_b64decode(segment), "header")
+        # Shared by every token with this header: read-only.
+        header = FrozenDict(_decode_json_object(_b64decode(segment), "header"))
         if len(_HEADERS) >= _MAX_HEADERS:
             _HEADERS.clear()
         _HEADERS[segment] = header
@@ -165,8 +177,10 @@ def _header(segment: str) -> dict[str, Any]:
 def parse_token(token: str, *, max_size: int) -> ParsedToken:
     """Split and decode a JWS compact token; nothing is verified yet.
 
-    The header may be shared with other tokens; header and payload are
-    read-only (:class:`FrozenDict`, with :class:`FrozenList` arrays).
+    The header may be shared with other tokens and is a :class:`FrozenDict`;
+    the payload's nested objects and arrays are :class:`FrozenDict` and
+    :class:`FrozenList`, its outermost dict is handed out only behind a
+    read-only view.
 
     Raises:
         TokenTooLargeError: longer than ``max_size`` characters.

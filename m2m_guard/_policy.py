@@ -26,6 +26,7 @@ from ._errors import (
     TokenTooOldError,
     UnsupportedHeaderError,
 )
+from ._frozen import FrozenList
 from ._scopes import parse_scope_claim
 
 __all__ = ["ClaimsPolicy"]
@@ -75,14 +76,14 @@ def _claim(claims: Mapping[str, Any], name: str) -> Any:
 def _intern_repeated(claims: dict[str, Any]) -> None:
     # Verified tokens stay in the token cache, and every token of an issuer
     # or a client repeats these values: keep one copy of each.
-    # The payload is read-only to everyone else (_frozen); this runs before
-    # it is published, hence dict.__setitem__.
+    # This runs before the payload is published (then only behind read-only
+    # views); arrays stay read-only (_frozen).
     for name in _REPEATED_CLAIMS:
         value = claims.get(name)
         if type(value) is str:
-            dict.__setitem__(claims, name, sys.intern(value))
-        elif type(value) is list:
-            claims[name] = [sys.intern(v) if type(v) is str else v for v in value]
+            claims[name] = sys.intern(value)
+        elif type(value) is FrozenList:
+            claims[name] = FrozenList(sys.intern(v) if type(v) is str else v for v in value)
 
 
 _REPEATED_CLAIMS = ("iss", "sub", "aud", "scope", "client_id", "azp")

@@ -129,3 +129,13 @@ def test_freeze_keeps_tuples_and_scalars() -> None:
     assert frozen["t"] == (1, [2])
     assert isinstance(frozen["t"][1], FrozenList)
     assert freeze(frozen) is frozen
+
+
+def test_repeated_values_in_arrays_are_shared_between_cached_tokens(
+    verifier: Verifier, key: SigningKey, clock: FakeClock
+) -> None:
+    """Every token of a project repeats its aud: cached tokens keep one copy, still read-only."""
+    first = verifier.verify(key.sign(stytch_claims(clock.now, jti="a")))
+    second = verifier.verify(key.sign(stytch_claims(clock.now, jti="b")))
+    assert isinstance(first.claims["aud"], FrozenList)
+    assert first.claims["aud"][0] is second.claims["aud"][0]

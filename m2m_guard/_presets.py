@@ -241,11 +241,15 @@ def merge(preset: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, 
     """
     merged = {**preset, **overrides}
     for name in ("forbidden_claims", "required_claims"):
-        if name in preset and name in overrides and overrides[name] is not None:
+        if name in preset and name in overrides:
             ours = optional_names(preset[name], name)
-            theirs = optional_names(overrides[name], name)
+            # None ("the default") adds nothing; it never drops the preset's.
+            extra = overrides[name]
+            theirs = () if extra is None else optional_names(extra, name)
             merged[name] = tuple(dict.fromkeys((*ours, *theirs)))
-    if "required_any_claims" in preset and "required_any_claims" in overrides:
+    if "required_any_claims" in preset and overrides.get("required_any_claims", ...) is None:
+        merged["required_any_claims"] = preset["required_any_claims"]
+    elif "required_any_claims" in preset and "required_any_claims" in overrides:
         ours = optional_names(preset["required_any_claims"], "required_any_claims")
         theirs = optional_names(overrides["required_any_claims"], "required_any_claims")
         if not theirs or not set(theirs) <= set(ours):

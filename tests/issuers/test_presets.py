@@ -761,10 +761,17 @@ def test_required_claims_and_markers_only_grow() -> None:
     """required_claims unions with Stytch's; required_any_claims may only narrow Keycloak's."""
     stytch = Verifier.for_stytch(PROJECT_ID, required_claims=["jti"]).policy
     assert {"nbf", "jti", "iat"} <= set(stytch.required_claims)
+    for nothing in (None, ()):
+        kept = Verifier.for_stytch(PROJECT_ID, required_claims=nothing).policy
+        assert {"nbf", "sub", "iat"} <= set(kept.required_claims)
     narrowed = Verifier.for_keycloak(
         "https://sso.acme.com", REALM, audience="api", required_any_claims="client_id"
     )
     assert narrowed.policy.required_any_claims == ("client_id",)
+    default = Verifier.for_keycloak(
+        "https://sso.acme.com", REALM, audience="api", required_any_claims=None
+    )
+    assert default.policy.required_any_claims == ("client_id", "clientId")
     for widened in ("sub", ["client_id", "sub"], ()):
         with pytest.raises(ConfigurationError, match="required_any_claims"):
             Verifier.for_keycloak(

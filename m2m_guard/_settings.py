@@ -102,7 +102,7 @@ def static_keys(jwks: Mapping[str, Any] | str | None, public_key: str | bytes | 
         if not isinstance(document, Mapping):
             raise InvalidKeyError("jwks must be a JWKS object")
         keys = KeySet.from_jwks(document)
-    except (InvalidKeyError, ValueError) as exc:
+    except (InvalidKeyError, ValueError, RecursionError) as exc:
         raise ConfigurationError(f"invalid static keys: {exc}") from exc
     if not keys.keys:
         raise ConfigurationError("the static JWKS holds no usable verification key")

@@ -202,7 +202,7 @@ def cmd_keys_list(args: argparse.Namespace) -> int:
 def _token_error(response: Any) -> str:
     try:
         body = response.json()
-    except ValueError:
+    except (ValueError, RecursionError):
         body = None
     if isinstance(body, dict) and "error" in body:
         return f"{body['error']}: {body.get('error_description', '')}".rstrip(": ")
@@ -238,7 +238,7 @@ def cmd_token(args: argparse.Namespace) -> int:
     try:
         body = response.json()
         token = body["access_token"]
-    except (ValueError, KeyError, TypeError) as exc:
+    except (ValueError, KeyError, TypeError, RecursionError) as exc:
         raise CLIError("the token endpoint did not answer with an access_token") from exc
     print(json.dumps(body, indent=2) if args.json else token)
     return 0

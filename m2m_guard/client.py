@@ -643,7 +643,7 @@ def _check_timeout(timeout: float | httpx.Timeout) -> httpx.Timeout:
 def _json_object(response: httpx.Response) -> dict[str, Any] | None:
     try:
         payload = response.json()
-    except ValueError:  # not JSON, or not UTF-8
+    except (ValueError, RecursionError):  # not JSON, not UTF-8, or absurdly nested
         return None
     return payload if isinstance(payload, dict) else None
 

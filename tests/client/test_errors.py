@@ -245,3 +245,12 @@ def test_control_characters_from_the_endpoint_never_reach_logs_raw(
     for line in shown:
         assert line.isprintable(), repr(line)
     assert repr(text)[1:-1] in str(error)  # escaped, not dropped
+
+
+def test_an_absurdly_nested_answer_is_a_token_request_error(
+    make_auth: MakeAuth, endpoint: TokenEndpoint
+) -> None:
+    """JSON nested past Python's recursion limit is an unusable answer, not a RecursionError."""
+    answering(endpoint, httpx.Response(200, content=b"[" * 100_000 + b"]" * 100_000))
+    with pytest.raises(TokenRequestError, match="did not answer with a JSON object"):
+        make_auth().get_token()

@@ -42,6 +42,7 @@ def test_constructing_a_remote_verifier_does_no_io() -> None:
         ({"jwks": {"keys": []}}, "no usable"),
         ({"jwks": {"nokeys": 1}}, "keys"),
         ({"jwks": "not json"}, "invalid static keys"),
+        ({"jwks": "[" * 100_000 + "]" * 100_000}, "invalid static keys"),
         ({"jwks": "[1]"}, "JWKS object"),
         ({"jwks_url": JWKS_URL, "issuer": ""}, "issuer"),
         ({"jwks_url": JWKS_URL, "issuer": []}, "issuer"),

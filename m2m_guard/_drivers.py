@@ -27,7 +27,7 @@ import sys
 import threading
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from types import FrameType
 from typing import Any
@@ -111,6 +111,26 @@ class Watchdog:
             for sock in self._sockets:
                 _shut(sock)
 
+    def __enter__(self) -> Watchdog:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.cancel()
+
+    @contextlib.contextmanager
+    def guarding(self, response: httpx.Response) -> Iterator[None]:
+        """Watch ``response``'s connection while the block reads it.
+
+        The watch ends when the block does: put it inside whatever closes the
+        response, whose connection may then go back to a user's pool, where
+        it is no longer ours to cut.
+        """
+        self.watch(response.extensions.get("network_stream"))
+        try:
+            yield
+        finally:
+            self.cancel()
+
     def cancel(self) -> None:
         """Stop watching; after this returns no socket is shut down.
 
@@ -192,13 +212,14 @@ class SyncDriver:
         # A watchdog shuts the socket down at the deadline (it wakes a read
         # blocked on a trickling server); between chunks the deadline is
         # also checked here.
-        watchdog = Watchdog(policy.timeout)
         options = _options(get, policy.timeout)
-        options["extensions"] = {"trace": watchdog.trace}
-        try:
-            with self._http().stream("GET", get.url, **options) as response:
-                try:
-                    watchdog.watch(response.extensions.get("network_stream"))
+        with Watchdog(policy.timeout) as watchdog:
+            options["extensions"] = {"trace": watchdog.trace}
+            try:
+                with (
+                    self._http().stream("GET", get.url, **options) as response,
+                    watchdog.guarding(response),
+                ):
                     done = reader.start(response.status_code, response.headers)
                     if done is None:
                         for chunk in response.iter_bytes():
@@ -208,14 +229,8 @@ class SyncDriver:
                             if done is not None:
                                 break
                     return done or reader.finish()
-                finally:
-                    # Before the response closes: its connection may go back
-                    # to the user's pool, where it is no longer ours to cut.
-                    watchdog.cancel()
-        except _FETCH_ERRORS as exc:
-            return _TIMED_OUT if watchdog.fired else _failure(exc)
-        finally:
-            watchdog.cancel()
+            except _FETCH_ERRORS as exc:
+                return _TIMED_OUT if watchdog.fired else _failure(exc)
 
     def close(self) -> None:
         """Close the HTTP client if the driver created it."""

@@ -26,6 +26,7 @@ Neither the secret nor a whole token is ever logged.
 from __future__ import annotations
 
 import base64
+import contextlib
 import ipaddress
 import logging
 import math
@@ -443,22 +444,16 @@ class ClientCredentialsAuth(Closing, httpx.Auth):
         fetch's watchdog cuts the connection's socket at the deadline (new,
         pooled or TLS connections alike).
         """
-        watchdog = Watchdog(self._deadline)
-        request.extensions = {**request.extensions, "trace": watchdog.trace}
-        try:
-            response = self._sync_client().send(
-                request, auth=None, follow_redirects=False, stream=True
-            )
+        with Watchdog(self._deadline) as watchdog:
+            request.extensions = {**request.extensions, "trace": watchdog.trace}
             try:
-                watchdog.watch(response.extensions.get("network_stream"))
-                response.read()
-            finally:
-                watchdog.cancel()  # before the connection goes back to a pool
-                response.close()
-        except httpx.HTTPError as exc:
-            return _timed_out(request) if watchdog.fired else exc
-        finally:
-            watchdog.cancel()
+                response = self._sync_client().send(
+                    request, auth=None, follow_redirects=False, stream=True
+                )
+                with contextlib.closing(response), watchdog.guarding(response):
+                    response.read()
+            except httpx.HTTPError as exc:
+                return _timed_out(request) if watchdog.fired else exc
         return response
 
     def _sync_client(self) -> httpx.Client:

@@ -34,7 +34,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from ._errors import ConfigurationError
-from ._presets import stytch
+from ._presets import merge, stytch
 
 if TYPE_CHECKING:
     from ._verifier import Verifier
@@ -117,12 +117,14 @@ def verifier_from_mapping(
 
     project_id = get("STYTCH_PROJECT_ID")
     if project_id is not None:
+        environment = get("STYTCH_ENVIRONMENT")
         settings = stytch(
             _text(project_id),
-            None if get("STYTCH_ENVIRONMENT") is None else _text(get("STYTCH_ENVIRONMENT")),
+            None if environment is None else _text(environment),
             b2b=_bool(prefix + "STYTCH_B2B", get("STYTCH_B2B") or False),
         )
-        return cls(**{**settings, **kwargs})
+        # As Verifier.for_stytch: the preset's required claims only grow.
+        return cls(**merge(settings, kwargs))
     if "issuer" not in kwargs or "audience" not in kwargs:
         raise ConfigurationError(
             f"set {prefix}STYTCH_PROJECT_ID, or {prefix}ISSUER and {prefix}AUDIENCE"

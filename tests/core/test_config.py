@@ -323,3 +323,11 @@ def test_claim_values_must_be_strings() -> None:
     """claim_values maps claim names to the exact strings required."""
     with pytest.raises(ConfigurationError, match="claim_values"):
         Verifier(issuer=ISSUER, audience=PROJECT_ID, jwks_url=JWKS_URL, claim_values={"gty": 1})  # type: ignore[dict-item]
+
+
+def test_from_env_keeps_the_stytch_presets_required_claims() -> None:
+    """M2M_GUARD_REQUIRED_CLAIMS adds to the Stytch preset's, as for_stytch does."""
+    verifier = Verifier.from_env(
+        environ={"M2M_GUARD_STYTCH_PROJECT_ID": PROJECT_ID, "M2M_GUARD_REQUIRED_CLAIMS": "jti"}
+    )
+    assert {"nbf", "sub", "iat", "jti"} <= set(verifier.policy.required_claims)

@@ -247,15 +247,18 @@ def merge(preset: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, 
             extra = overrides[name]
             theirs = () if extra is None else optional_names(extra, name)
             merged[name] = tuple(dict.fromkeys((*ours, *theirs)))
-    if "required_any_claims" in preset and overrides.get("required_any_claims", ...) is None:
-        merged["required_any_claims"] = preset["required_any_claims"]
-    elif "required_any_claims" in preset and "required_any_claims" in overrides:
+    if "required_any_claims" in preset and "required_any_claims" in overrides:
         ours = optional_names(preset["required_any_claims"], "required_any_claims")
-        theirs = optional_names(overrides["required_any_claims"], "required_any_claims")
-        if not theirs or not set(theirs) <= set(ours):
-            raise ConfigurationError(
-                f"required_any_claims may only narrow the preset's {ours!r}, not become {theirs!r}"
-            )
+        extra = overrides["required_any_claims"]
+        if extra is None:
+            merged["required_any_claims"] = ours
+        else:
+            theirs = optional_names(extra, "required_any_claims")
+            if not theirs or not set(theirs) <= set(ours):
+                raise ConfigurationError(
+                    f"required_any_claims may only narrow the preset's {ours!r}, "
+                    f"not become {theirs!r}"
+                )
     if "claim_values" in preset and "claim_values" in overrides:
         ours_values = dict(preset["claim_values"])
         theirs_values = dict(overrides["claim_values"] or {})

@@ -19,6 +19,7 @@ from m2m_guard import KeysUnavailableError, M2MClaims, M2MGuardError, Verifier
 from m2m_guard._jwks import JWKSPolicy
 from tests.core.helpers import PATIENCE
 from tests.support.clock import FakeClock
+from tests.support.concurrency import all_at_once, outcome_of
 from tests.support.jwks_server import JWKSServer, running_jwks_server
 from tests.support.keys import ISSUER, PROJECT_ID, SigningKey, jwks_of, stytch_claims
 
@@ -49,14 +50,6 @@ def make_verifier(clock: FakeClock) -> Iterator[Callable[..., Verifier]]:
         verifier.close()
 
 
-def outcome_of(call: Callable[[], M2MClaims]) -> Outcome:
-    """The claims, or whatever ``call`` raised."""
-    try:
-        return call()
-    except BaseException as exc:  # a thread's failure must reach the assertion
-        return exc
-
-
 def in_event_loop(verifier: Verifier, token: str) -> Callable[[], M2MClaims]:
     """A fresh event loop of its own (``asyncio.run``) verifying ``token``."""
     return lambda: asyncio.run(verifier.verify_async(token))
@@ -65,24 +58,6 @@ def in_event_loop(verifier: Verifier, token: str) -> Callable[[], M2MClaims]:
 def in_thread(verifier: Verifier, token: str) -> Callable[[], M2MClaims]:
     """A plain thread verifying ``token`` through the sync driver."""
     return lambda: verifier.verify(token)
-
-
-def all_at_once(calls: list[Callable[[], M2MClaims]]) -> list[Outcome]:
-    """Run every call in its own thread, released together by a barrier."""
-    barrier = threading.Barrier(len(calls))
-    results: list[Outcome | None] = [None] * len(calls)
-
-    def run(index: int) -> None:
-        barrier.wait(PATIENCE)
-        results[index] = outcome_of(calls[index])
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(PATIENCE)
-    assert all(result is not None for result in results), "a caller did not finish"
-    return [result for result in results if result is not None]
 
 
 def token_for(key: SigningKey, clock: FakeClock, index: int) -> str:

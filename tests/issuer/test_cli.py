@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import http.server
 import json
 import signal
 import socket
 import sys
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +20,7 @@ from m2m_guard._server import ServerThread
 from m2m_guard._version import __version__
 from m2m_guard.issuer import CreatedClient, LocalIssuer, create_app
 from tests.issuer._helpers import FAST
+from tests.support.token_endpoint import TokenEndpointServer
 
 Run = Callable[..., tuple[int, str, str]]
 
@@ -421,40 +420,15 @@ def test_a_missing_issuer_extra_is_explained(
         assert module in err
 
 
-@contextmanager
-def answering(status: int, body: bytes) -> Iterator[str]:
-    """A token endpoint on 127.0.0.1 that answers every POST with ``status`` and ``body``."""
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            self.send_response(status)
-            self.send_header("content-type", "application/json")
-            self.send_header("content-length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/token"
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
 def test_token_errors_from_a_hostile_endpoint_print_as_one_inert_line(run: Run) -> None:
     """An endpoint's error_description with newlines and escapes cannot forge output."""
     hostile = {
         "error": "invalid_client\x1b[2J",
         "error_description": "bad\nm2m-guard: ok: token accepted\r\x1b[31m\u202e",
     }
-    with answering(400, json.dumps(hostile).encode()) as url:
+    with TokenEndpointServer(400, json.dumps(hostile).encode()) as endpoint:
         status, out, err = run(
-            "token", "--url", url, "--client-id", "c", "--client-secret", "s" * 12
+            "token", "--url", endpoint.url, "--client-id", "c", "--client-secret", "s" * 12
         )
     assert_one_line_error(status, err, "token request refused (HTTP 400)")
     assert err.rstrip("\n").isprintable()
@@ -465,8 +439,10 @@ def test_token_errors_from_a_hostile_endpoint_print_as_one_inert_line(run: Run) 
 @pytest.mark.parametrize("status", [200, 400])
 def test_absurdly_nested_answers_are_one_clear_line(run: Run, status: int) -> None:
     """JSON nested past Python's recursion limit is an unusable answer, not a crash."""
-    with answering(status, b"[" * 100_000 + b"]" * 100_000) as url:
-        code, _, err = run("token", "--url", url, "--client-id", "c", "--client-secret", "s" * 12)
+    with TokenEndpointServer(status, b"[" * 100_000 + b"]" * 100_000) as endpoint:
+        code, _, err = run(
+            "token", "--url", endpoint.url, "--client-id", "c", "--client-secret", "s" * 12
+        )
     needle = "did not answer with an access_token" if status == 200 else "HTTP 400"
     assert_one_line_error(code, err, needle)
     assert "recursion" not in err

@@ -11,9 +11,19 @@ import httpx
 import jwt
 from anyio.from_thread import BlockingPortal
 
-from m2m_guard.issuer import LocalIssuer, ScryptParams
+from m2m_guard.issuer import CreatedClient, LocalIssuer, ScryptParams
 
 FAST = ScryptParams.insecure_fast()
+
+
+def body_for(client: CreatedClient, **extra: Any) -> dict[str, Any]:
+    """A client_credentials body with the client's credentials."""
+    return {
+        "grant_type": "client_credentials",
+        "client_id": client.client.client_id,
+        "client_secret": client.client_secret,
+        **extra,
+    }
 
 
 def decode(token: str, issuer: LocalIssuer) -> dict[str, Any]:

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from m2m_guard.issuer import CreatedClient, LocalIssuer
-from tests.issuer._helpers import decode
+from tests.issuer._helpers import body_for, decode
 
 Auth = tuple[str, str]
 STYTCH_ERROR = {"status_code", "request_id", "error_type", "error_message", "error_url"}
@@ -26,16 +26,6 @@ def client(issuer: LocalIssuer) -> CreatedClient:
 def token_url(issuer: LocalIssuer) -> str:
     """The project's token endpoint path."""
     return f"/v1/public/{issuer.project_id}/oauth2/token"
-
-
-def body_for(client: CreatedClient, **extra: Any) -> dict[str, Any]:
-    """A client_credentials body with the client's credentials."""
-    return {
-        "grant_type": "client_credentials",
-        "client_id": client.client.client_id,
-        "client_secret": client.client_secret,
-        **extra,
-    }
 
 
 def assert_token(response: httpx.Response, issuer: LocalIssuer) -> dict[str, Any]:

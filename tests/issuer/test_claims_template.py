@@ -18,7 +18,7 @@ import pytest
 from m2m_guard import InsufficientScopeError, Verifier
 from m2m_guard.issuer import BadRequestError, CreatedClient, LocalIssuer
 from m2m_guard.issuer._validate import AUTHORITY_CLAIMS
-from tests.issuer._helpers import FAST, decode
+from tests.issuer._helpers import FAST, body_for, decode
 from tests.support.clock import FakeClock
 
 Auth = tuple[str, str]
@@ -66,13 +66,7 @@ def token_claims(
     http: httpx.Client, issuer: LocalIssuer, token_url: str, client: CreatedClient, **extra: Any
 ) -> dict[str, Any]:
     """Request a token (JSON body) with extra parameters; its verified claims."""
-    body = {
-        "grant_type": "client_credentials",
-        "client_id": client.client.client_id,
-        "client_secret": client.client_secret,
-        **extra,
-    }
-    response = http.post(token_url, json=body)
+    response = http.post(token_url, json=body_for(client, **extra))
     assert response.status_code == 200, response.text
     return decode(response.json()["access_token"], issuer)
 
@@ -108,13 +102,7 @@ def test_forged_scp_gives_no_power_to_the_generic_verifier(
     clock: FakeClock,
 ) -> None:
     """The end-to-end hole: a read:users client asks for scp=admin:all and is refused admin."""
-    body = {
-        "grant_type": "client_credentials",
-        "client_id": client.client.client_id,
-        "client_secret": client.client_secret,
-        "scp": "admin:all",
-        "permissions": ["admin:all"],
-    }
+    body = body_for(client, scp="admin:all", permissions=["admin:all"])
     token = http.post(token_url, data=body).json()["access_token"]
     verifier = verifier_for(issuer, clock)
     assert verifier.verify(token, ["read:users"]).scopes == ("read:users",)
@@ -148,12 +136,7 @@ def test_form_parameters_are_strings_and_missing_ones_are_left_out(
 ) -> None:
     """A form body gives strings; a parameter not sent leaves its member out."""
     issuer.set_m2m_template('{"tenant": {{ request.tenant }}, "user": {{ request.user }}}')
-    body = {
-        "grant_type": "client_credentials",
-        "client_id": client.client.client_id,
-        "client_secret": client.client_secret,
-        "tenant": "42",
-    }
+    body = body_for(client, tenant="42")
     claims = decode(http.post(token_url, data=body).json()["access_token"], issuer)
     assert claims["tenant"] == "42"
     assert "user" not in claims
@@ -213,12 +196,7 @@ def test_a_minted_value_nested_too_deep_is_invalid_request(
         deep = [deep]
     response = http.post(
         token_url,
-        json={
-            "grant_type": "client_credentials",
-            "client_id": client.client.client_id,
-            "client_secret": client.client_secret,
-            "deep": deep,
-        },
+        json=body_for(client, deep=deep),
     )
     assert response.status_code == 400, response.text
     assert response.json()["error"] == "invalid_request"

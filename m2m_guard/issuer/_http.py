@@ -23,7 +23,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 
 from ._errors import BadRequestError, IssuerError, PayloadTooLargeError
-from ._validate import MAX_JSON_DEPTH
+from ._validate import MAX_JSON_DEPTH, reject_json_constant
 
 __all__ = [
     "basic_credentials",
@@ -134,10 +134,6 @@ async def read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def _reject_constant(name: str) -> None:
-    raise ValueError(f"{name} is not valid JSON")
-
-
 _JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
 
 
@@ -174,7 +170,7 @@ def parse_json_object(raw: bytes) -> dict[str, Any]:
             error_type="json_too_deep",
         )
     try:
-        value = json.loads(raw, parse_constant=_reject_constant)
+        value = json.loads(raw, parse_constant=reject_json_constant)
     except (ValueError, RecursionError) as exc:
         raise BadRequestError(
             "The request body is not valid JSON.", error_type="invalid_json"

@@ -41,7 +41,13 @@ from typing import Any
 
 from ._db import Database
 from ._errors import BadRequestError
-from ._validate import AUTHORITY_CLAIMS, MAX_JSON_BYTES, check_depth, custom_claims_value
+from ._validate import (
+    AUTHORITY_CLAIMS,
+    MAX_JSON_BYTES,
+    check_depth,
+    custom_claims_value,
+    reject_json_constant,
+)
 
 __all__ = ["EMPTY_TEMPLATE", "ClaimsTemplate", "TemplateStore", "compile_template"]
 
@@ -236,7 +242,7 @@ def compile_template(template_content: object, custom_audience: object = None) -
     nonce = secrets.token_hex(16)
     text, names = _replace_placeholders(template_content, nonce)
     try:
-        parsed = json.loads(text, parse_constant=_reject_constant)
+        parsed = json.loads(text, parse_constant=reject_json_constant)
     except (ValueError, RecursionError) as exc:
         raise _invalid(
             "template_content is not JSON (with {{ request.<parameter> }} placeholders)."
@@ -257,16 +263,12 @@ def compile_template(template_content: object, custom_audience: object = None) -
     return ClaimsTemplate(template_content, audience, root)
 
 
-def _reject_constant(name: str) -> None:
-    raise ValueError(f"{name} is not valid JSON")
-
-
 class TemplateStore:
     """The project's M2M template, kept in the issuer database."""
 
     def __init__(self, db: Database) -> None:
         self._db = db
-        self._cached: tuple[str, str | None, ClaimsTemplate] | None = None
+        self._cached: ClaimsTemplate | None = None  # compiled once per stored text
 
     def get(self) -> ClaimsTemplate:
         """The current template (:data:`EMPTY_TEMPLATE` when none is set)."""
@@ -279,11 +281,10 @@ class TemplateStore:
         if row is None:
             return EMPTY_TEMPLATE
         cached = self._cached
-        if cached is not None and (cached[0], cached[1]) == (row[0], row[1]):
-            return cached[2]
-        template = compile_template(row[0], row[1])
-        self._cached = (row[0], row[1], template)
-        return template
+        if cached is not None and (cached.template_content, cached.custom_audience) == tuple(row):
+            return cached
+        self._cached = compile_template(row[0], row[1])
+        return self._cached
 
     def set(self, template: ClaimsTemplate, *, now: float) -> ClaimsTemplate:
         """Store a compiled template, replacing the previous one."""

@@ -31,6 +31,7 @@ __all__ = [
     "metadata_value",
     "optional_text",
     "query_value",
+    "reject_json_constant",
     "scopes_value",
     "status_value",
 ]
@@ -142,6 +143,11 @@ def scopes_value(value: object) -> tuple[str, ...]:
                 error_type="invalid_scope",
             )
     return tuple(dict.fromkeys(value))
+
+
+def reject_json_constant(name: str) -> None:
+    """``json.loads``' ``parse_constant``: NaN and Infinity are not JSON (RFC 8259 §6)."""
+    raise ValueError(f"{name} is not valid JSON")
 
 
 def _json_size(value: object, name: str) -> int:

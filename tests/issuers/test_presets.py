@@ -192,6 +192,16 @@ def keycloak_claims(base: str, now: float) -> dict[str, Any]:
     }
 
 
+#: scope, then the realm roles read through the dotted claim path
+KEYCLOAK_SCOPES = (
+    "profile",
+    "email",
+    "orders:read",
+    "default-roles-acme",
+    "offline_access",
+    "uma_authorization",
+    "orders:write",
+)
 KEYCLOAK_USER_TOKEN: dict[str, Any] = {
     "clientId": ...,
     "client_id": ...,
@@ -335,16 +345,7 @@ SHAPES = [
         f"/realms/{REALM}/protocol/openid-connect/certs",
         keycloak_claims,
         client_id=KC_CLIENT,
-        # scope, then the realm roles read through the dotted claim path
-        scopes=(
-            "profile",
-            "email",
-            "orders:read",
-            "default-roles-acme",
-            "offline_access",
-            "uma_authorization",
-            "orders:write",
-        ),
+        scopes=KEYCLOAK_SCOPES,
         custom={"typ": "Bearer", "clientId": KC_CLIENT, "azp": KC_CLIENT},
         wrong=(
             Wrong("no-audience", {"aud": ...}, InvalidClaimError, "aud"),
@@ -364,15 +365,7 @@ SHAPES = [
             "client_id": KC_CLIENT,  # the service_account client scope (Keycloak 25+)
         },
         client_id=KC_CLIENT,
-        scopes=(
-            "profile",
-            "email",
-            "orders:read",
-            "default-roles-acme",
-            "offline_access",
-            "uma_authorization",
-            "orders:write",
-        ),
+        scopes=KEYCLOAK_SCOPES,
         custom={"client_id": KC_CLIENT, "azp": KC_CLIENT},
         wrong=(Wrong("user-token", KEYCLOAK_USER_TOKEN, InvalidClaimError, "client_id"),),
         jwks=keycloak_jwks,

@@ -2,8 +2,9 @@
 
 Split in three so the cheap checks run first: ``check_header`` and
 ``precheck_claims`` need no key and run before any JWKS lookup or fetch
-(SECURITY.md, "Cheap checks first": a disallowed ``alg``, a foreign ``iss`` or a wrong ``aud`` must
-never cause a fetch); ``validate_claims`` runs after the signature verified.
+(SECURITY.md, "Cheap checks first": a disallowed ``alg``, a foreign ``iss``
+or a wrong ``aud`` must never cause a fetch); ``validate_claims`` runs after
+the signature verified.
 """
 
 from __future__ import annotations

@@ -249,8 +249,8 @@ class ClientCredentialsAuth(Closing, httpx.Auth):
 
         ``environment`` is ``"test"``, ``"live"``, a base URL such as
         ``http://127.0.0.1:8787`` (a local issuer), or ``None`` (the
-        default): inferred from the project id as Stytch's SDKs do. Credentials travel in a
-        JSON body, as Stytch's SDKs send them.
+        default): inferred from the project id as Stytch's SDKs do.
+        Credentials travel in a JSON body, as Stytch's SDKs send them.
         """
         if not isinstance(project_id, str) or not _PROJECT_ID.fullmatch(project_id):
             raise ConfigurationError(f"Invalid Stytch project_id {project_id!r}.")

@@ -19,7 +19,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from m2m_guard import Verifier
-from m2m_guard._server import ServerThread
+from m2m_guard._tools.server import ServerThread
 from m2m_guard.issuer import LocalIssuer, create_app
 
 __all__ = ["CLIENT_ID", "SCOPES", "World", "b64url_decode", "open_world"]

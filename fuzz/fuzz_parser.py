@@ -6,7 +6,7 @@
 Inputs: arbitrary ``Authorization`` values, token-shaped strings, tokens of
 random JSON objects (signed by the trusted key or not) and mutations of a
 valid token — the strategies of tests/properties/strategies.py. Each input
-goes through ``m2m_guard._jws.parse_token`` and ``Verifier.verify`` /
+goes through ``m2m_guard._sansio.jws.parse_token`` and ``Verifier.verify`` /
 ``verify_header``. A finding is any exception other than an
 ``M2MGuardError`` of a documented status (400, 401, 403, 503), an unsafe
 error rendering, or a forged or mutated token being accepted. Hypothesis

@@ -13,8 +13,12 @@ Framework integrations live in submodules that import their framework:
 ``m2m_guard.wsgi`` and ``m2m_guard.flask``.
 """
 
-from ._claims import M2MClaims
-from ._errors import (
+from ._fingerprint import token_fingerprint
+from ._guard import ErrorResponse, Guard, PathMatcher, error_response
+from ._multi import MultiIssuerVerifier
+from ._resource import ProtectedResource
+from ._sansio.claims import M2MClaims
+from ._sansio.errors import (
     BadSignatureError,
     ConfigurationError,
     DisallowedAlgorithmError,
@@ -35,12 +39,9 @@ from ._errors import (
     UnknownKeyError,
     UnsupportedHeaderError,
 )
-from ._fingerprint import token_fingerprint
-from ._guard import ErrorResponse, Guard, PathMatcher, error_response
-from ._jwks import JWKSPolicy
-from ._jws import extract_bearer_token
-from ._multi import MultiIssuerVerifier, TokenVerifier
-from ._resource import ProtectedResource
+from ._sansio.jwks import JWKSPolicy
+from ._sansio.jws import extract_bearer_token
+from ._types import TokenVerifier
 from ._verifier import Verifier
 from ._version import __version__
 

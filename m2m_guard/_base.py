@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from ._claims import M2MClaims
 from ._closing import Closing
-from ._jws import extract_bearer_token
+from ._sansio.claims import M2MClaims
+from ._sansio.engine import Engine
+from ._sansio.jws import extract_bearer_token
+from ._sansio.policy import ClaimsPolicy
 
-__all__ = ["VerifierBase"]
+__all__ = ["IssuerVerifier", "VerifierBase"]
 
 
 class VerifierBase(Closing):
@@ -34,6 +36,25 @@ class VerifierBase(Closing):
         any_scopes: str | Iterable[str] = (),
         max_token_age: float | None = None,
     ) -> M2MClaims:
+        raise NotImplementedError
+
+    def cached_bearer(
+        self,
+        authorization: Sequence[str],
+        required_scopes: Sequence[str] = (),
+        any_scopes: Sequence[str] = (),
+    ) -> M2MClaims | None:
+        raise NotImplementedError
+
+    @property
+    def ready(self) -> bool:
+        """Whether usable keys are cached (for readiness probes)."""
+        raise NotImplementedError
+
+    def warm_up(self) -> bool:
+        raise NotImplementedError
+
+    async def warm_up_async(self) -> bool:
         raise NotImplementedError
 
     def verify_header(
@@ -68,3 +89,13 @@ class VerifierBase(Closing):
         return await self.verify_async(
             token, required_scopes, any_scopes=any_scopes, max_token_age=max_token_age
         )
+
+
+class IssuerVerifier(VerifierBase):
+    """A verifier bound to one issuer's rules and keys (``Verifier``): what
+    ``MultiIssuerVerifier`` combines."""
+
+    __slots__ = ()
+
+    policy: ClaimsPolicy
+    _engine: Engine

@@ -33,8 +33,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from ._errors import ConfigurationError
 from ._presets import merge, stytch
+from ._sansio.errors import ConfigurationError
 
 if TYPE_CHECKING:
     from ._verifier import Verifier

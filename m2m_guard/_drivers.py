@@ -36,7 +36,7 @@ import anyio
 import httpx
 from anyio.lowlevel import RunVar
 
-from ._jwks import FetchResponse, HttpGet, JWKSCache, Refresh, ResponseReader
+from ._sansio.jwks import FetchResponse, HttpGet, JWKSCache, Refresh, ResponseReader
 
 __all__ = ["AsyncDriver", "SyncDriver", "Watchdog"]
 

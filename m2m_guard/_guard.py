@@ -22,13 +22,13 @@ import posixpath
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from ._claims import M2MClaims
-from ._engine import check_scopes
-from ._errors import ConfigurationError, M2MGuardError, MissingTokenError
-from ._jws import extract_bearer_token
-from ._multi import TokenVerifier
 from ._resource import ProtectedResource
-from ._scopes import normalize_scopes
+from ._sansio.claims import M2MClaims
+from ._sansio.engine import check_scopes
+from ._sansio.errors import ConfigurationError, M2MGuardError, MissingTokenError
+from ._sansio.jws import extract_bearer_token
+from ._sansio.scopes import normalize_scopes
+from ._types import TokenVerifier
 
 __all__ = ["VERIFIED_BY_KEY", "ErrorResponse", "Guard", "PathMatcher"]
 

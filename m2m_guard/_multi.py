@@ -10,61 +10,20 @@ and a token naming an unknown issuer is refused without any network call.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Protocol, runtime_checkable
 
-from ._base import VerifierBase
-from ._claims import M2MClaims
-from ._engine import check_scopes
-from ._errors import (
+from ._base import IssuerVerifier, VerifierBase
+from ._sansio.claims import M2MClaims
+from ._sansio.engine import check_scopes
+from ._sansio.errors import (
     ConfigurationError,
     InvalidAudienceError,
     InvalidIssuerError,
     MalformedTokenError,
 )
-from ._jws import parse_token
-from ._scopes import normalize_scopes
-from ._verifier import Verifier
+from ._sansio.jws import parse_token
+from ._sansio.scopes import normalize_scopes
 
-__all__ = ["MultiIssuerVerifier", "TokenVerifier"]
-
-
-@runtime_checkable
-class TokenVerifier(Protocol):
-    """What the integrations need from a verifier (``Verifier`` and
-    ``MultiIssuerVerifier`` both are one)."""
-
-    def verify(
-        self,
-        token: str,
-        required_scopes: str | Iterable[str] = (),
-        *,
-        any_scopes: str | Iterable[str] = (),
-        max_token_age: float | None = None,
-    ) -> M2MClaims: ...
-
-    async def verify_async(
-        self,
-        token: str,
-        required_scopes: str | Iterable[str] = (),
-        *,
-        any_scopes: str | Iterable[str] = (),
-        max_token_age: float | None = None,
-    ) -> M2MClaims: ...
-
-    def cached_bearer(
-        self,
-        authorization: Sequence[str],
-        required_scopes: Sequence[str] = (),
-        any_scopes: Sequence[str] = (),
-    ) -> M2MClaims | None: ...
-
-    def warm_up(self) -> bool: ...
-
-    async def warm_up_async(self) -> bool: ...
-
-    def close(self) -> None: ...
-
-    async def aclose(self) -> None: ...
+__all__ = ["MultiIssuerVerifier"]
 
 
 class MultiIssuerVerifier(VerifierBase):
@@ -73,13 +32,13 @@ class MultiIssuerVerifier(VerifierBase):
     Build it with ``Verifier.combine(verifier_a, verifier_b, ...)``.
     """
 
-    def __init__(self, verifiers: Iterable[Verifier]) -> None:
-        self.verifiers: tuple[Verifier, ...] = tuple(verifiers)
-        if not self.verifiers or not all(isinstance(v, Verifier) for v in self.verifiers):
+    def __init__(self, verifiers: Iterable[IssuerVerifier]) -> None:
+        self.verifiers: tuple[IssuerVerifier, ...] = tuple(verifiers)
+        if not self.verifiers or not all(isinstance(v, IssuerVerifier) for v in self.verifiers):
             raise ConfigurationError("combine needs one or more Verifier objects")
         # One issuer may serve several verifiers (two Stytch projects share
         # the base URL issuer); the token's audience then tells them apart.
-        self._by_issuer: dict[str, tuple[Verifier, ...]] = {}
+        self._by_issuer: dict[str, tuple[IssuerVerifier, ...]] = {}
         for verifier in self.verifiers:
             for issuer in verifier.policy.issuers:
                 known = self._by_issuer.get(issuer, ())
@@ -105,7 +64,7 @@ class MultiIssuerVerifier(VerifierBase):
                 return claims
         return None
 
-    def _select(self, token: str) -> Verifier:
+    def _select(self, token: str) -> IssuerVerifier:
         """The verifier of the token's (unverified) issuer, and audience where
         one issuer serves several; nothing is fetched."""
         if not isinstance(token, str):

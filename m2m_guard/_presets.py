@@ -34,7 +34,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
-from ._errors import ConfigurationError
+from ._sansio.errors import ConfigurationError
 from ._settings import optional_names
 
 __all__ = [

@@ -16,7 +16,7 @@ from types import MappingProxyType
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from ._errors import ConfigurationError
+from ._sansio.errors import ConfigurationError
 
 __all__ = ["ProtectedResource"]
 

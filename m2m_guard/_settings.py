@@ -12,9 +12,9 @@ from urllib.parse import urlsplit
 import httpx
 from jwt.exceptions import InvalidKeyError
 
-from ._discovery import origin_of
-from ._errors import ConfigurationError
-from ._keys import KeySet, key_from_pem
+from ._sansio.discovery import origin_of
+from ._sansio.errors import ConfigurationError
+from ._sansio.keys import KeySet, key_from_pem
 
 __all__ = [
     "check_url",

@@ -6,22 +6,23 @@ import logging
 import os
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import httpx
 
 from . import _presets
-from ._base import VerifierBase
-from ._claims import M2MClaims
+from ._base import IssuerVerifier
 from ._config import verifier_from_mapping
-from ._discovery import discovery_urls
 from ._drivers import AsyncDriver, SyncDriver
-from ._engine import Engine, check_scopes, run_sync
-from ._errors import ConfigurationError, M2MGuardError
-from ._jwks import JWKSCache, JWKSPolicy
-from ._keys import ASYMMETRIC_ALGORITHMS
-from ._policy import ClaimsPolicy
-from ._scopes import normalize_scopes
+from ._multi import MultiIssuerVerifier
+from ._sansio.claims import M2MClaims
+from ._sansio.discovery import discovery_urls
+from ._sansio.engine import Engine, check_scopes, run_sync
+from ._sansio.errors import ConfigurationError, M2MGuardError
+from ._sansio.jwks import JWKSCache, JWKSPolicy
+from ._sansio.keys import ASYMMETRIC_ALGORITHMS
+from ._sansio.policy import ClaimsPolicy
+from ._sansio.scopes import normalize_scopes
 from ._settings import (
     check_url,
     claim_values_of,
@@ -33,9 +34,6 @@ from ._settings import (
 )
 from .events import EventHook, TokenVerified, VerificationFailed, emit
 
-if TYPE_CHECKING:
-    from ._multi import MultiIssuerVerifier
-
 __all__ = ["Verifier"]
 
 logger = logging.getLogger("m2m_guard")
@@ -44,7 +42,7 @@ _DEFAULT_CLIENT_ID_CLAIMS = ("sub", "client_id", "azp", "cid", "appid")
 _RFC9068_REQUIRED = ("iss", "exp", "aud", "sub", "client_id", "iat", "jti")
 
 
-class Verifier(VerifierBase):
+class Verifier(IssuerVerifier):
     """Verifies M2M access tokens against an issuer's keys.
 
     One verifier serves a whole application: it holds the JWKS cache, and
@@ -304,8 +302,6 @@ class Verifier(VerifierBase):
         that one alone decides. An unknown ``iss`` is refused (401) without
         any network call. The result works wherever a ``Verifier`` does.
         """
-        from ._multi import MultiIssuerVerifier
-
         return MultiIssuerVerifier(verifiers)
 
     @classmethod

@@ -25,26 +25,19 @@ again later) when the keys are unavailable.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
-from typing import Any
+from collections.abc import Callable, Iterable
 
-from ._claims import M2MClaims
-from ._errors import M2MGuardError
-from ._guard import VERIFIED_BY_KEY, ErrorResponse, Guard, error_response
-from ._multi import TokenVerifier
+from ._asgi_state import VERIFIER_KEY, attach_state, get_claims
+from ._guard import ErrorResponse, Guard, error_response
 from ._resource import ProtectedResource
+from ._sansio.claims import M2MClaims
+from ._sansio.errors import M2MGuardError
+from ._types import ASGIApp, Receive, Scope, Send, TokenVerifier
 
 __all__ = ["M2MGuardMiddleware", "get_claims", "send_error"]
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 Attach = Callable[[Scope, "M2MClaims | None", "TokenVerifier | None"], None]
 
-#: Where the middleware leaves its verifier, for ``require_scopes`` on excluded paths.
-VERIFIER_KEY = "m2m_guard.verifier"
 _DENIAL_EXTENSION = "websocket.http.response"
 _POLICY_VIOLATION = 1008  # RFC 6455 §7.4.1
 _TRY_AGAIN_LATER = 1013  # IANA WebSocket close code registry
@@ -116,24 +109,6 @@ class M2MGuardMiddleware:
         await self.app(scope, receive, send)
 
 
-def get_claims(connection: Mapping[str, Any]) -> M2MClaims | None:
-    """The verified claims of a request: pass its ASGI scope or a Starlette
-    ``Request`` / ``WebSocket``. ``None`` when it was not authenticated."""
-    state = connection.get("state")
-    claims = state.get("m2m") if isinstance(state, Mapping) else None
-    return claims if isinstance(claims, M2MClaims) else None
-
-
-def verified_by(connection: Mapping[str, Any]) -> object:
-    """The verifier that produced ``get_claims(connection)``, as recorded when
-    they were attached; ``None`` when unknown (then nothing may reuse them).
-
-    Only ever compared by identity (``Guard.reuse``), so it is not type-checked.
-    """
-    state = connection.get("state")
-    return state.get(VERIFIED_BY_KEY) if isinstance(state, Mapping) else None
-
-
 def authorization_values(scope: Scope) -> list[str]:
     """Every ``Authorization`` value of the request: two of them are an error."""
     # Servers send lower-case names (ASGI spec); tolerate others, cheaply.
@@ -176,19 +151,9 @@ async def _respond(send: Send, answer: ErrorResponse, prefix: str = "") -> None:
     await send({"type": f"{prefix}http.response.body", "body": answer.body})
 
 
-def attach_state(
-    scope: Scope, claims: M2MClaims | None, verifier: TokenVerifier | None = None
-) -> None:
-    """Store the claims where ``request.state.m2m`` and ``get_claims`` find them,
-    with the ``verifier`` that produced them (``None``: claims nobody may reuse)."""
-    state = scope.setdefault("state", {})
-    state["m2m"] = claims
-    state[VERIFIED_BY_KEY] = verifier
-
-
 def _claims_attacher() -> Attach:
     try:
-        from .starlette import attach_claims
+        from ._starlette_auth import attach_claims
     except ImportError:  # no Starlette: scope["auth"] and scope["user"] would mean nothing
         return attach_state
     return attach_claims

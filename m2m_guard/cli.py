@@ -37,7 +37,7 @@ from ._text import inert
 from ._version import __version__
 
 if TYPE_CHECKING:
-    from ._server import ServerThread
+    from ._tools.server import ServerThread
     from .issuer import LocalIssuer
 
 __all__ = ["build_parser", "main"]
@@ -107,7 +107,7 @@ def _require_issuer_extra() -> None:
 def cmd_issuer(args: argparse.Namespace) -> int:
     """Serve the local Stytch-compatible issuer until interrupted."""
     _require_issuer_extra()
-    from ._server import ServerThread
+    from ._tools.server import ServerThread
     from .issuer import BadRequestError, LocalIssuer, create_app
 
     template = _read_template(args.claims_template)
@@ -278,7 +278,7 @@ def _verifier_for(args: argparse.Namespace) -> Any:
 
 def cmd_verify(args: argparse.Namespace) -> int:
     """Verify an access token and explain each check; exit 0 if valid, 1 if not."""
-    from ._explain import explain
+    from ._tools.explain import explain
 
     raw = sys.stdin.read() if args.token == "-" else args.token  # noqa: S105 - "-" means stdin
     scheme, _, rest = raw.strip().partition(" ")
@@ -295,7 +295,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     """Run Stytch's M2M guide end to end against a local issuer and API."""
     _require_issuer_extra()
-    from ._demo import run_demo
+    from ._tools.demo import run_demo
 
     return run_demo(sys.stdout)
 

@@ -44,8 +44,8 @@ from anyio.lowlevel import RunVar
 
 from ._closing import Closing
 from ._drivers import Watchdog
-from ._errors import ConfigurationError, M2MGuardError
 from ._presets import stytch_base_url
+from ._sansio.errors import ConfigurationError, M2MGuardError
 from ._text import inert
 
 __all__ = ["ClientCredentialsAuth", "TokenRequestError"]

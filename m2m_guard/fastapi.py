@@ -44,10 +44,10 @@ from starlette.requests import HTTPConnection
 from starlette.responses import Response
 from starlette.websockets import WebSocket
 
-from ._claims import M2MClaims
-from ._errors import M2MGuardError
 from ._guard import Guard, error_response
-from ._multi import TokenVerifier
+from ._sansio.claims import M2MClaims
+from ._sansio.errors import M2MGuardError
+from ._types import TokenVerifier
 from .asgi import send_error
 from .starlette import authenticate
 

@@ -40,12 +40,12 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.local import LocalProxy
 from werkzeug.wrappers import Response
 
-from ._claims import M2MClaims
 from ._config import verifier_from_mapping
-from ._errors import M2MGuardError
 from ._guard import VERIFIED_BY_KEY, ErrorResponse, Guard, PathMatcher
-from ._multi import TokenVerifier
-from ._scopes import normalize_scopes
+from ._sansio.claims import M2MClaims
+from ._sansio.errors import M2MGuardError
+from ._sansio.scopes import normalize_scopes
+from ._types import TokenVerifier
 from ._verifier import Verifier
 from .wsgi import get_claims
 

@@ -34,25 +34,18 @@ import inspect
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
-from starlette.authentication import AuthCredentials, BaseUser, UnauthenticatedUser
 from starlette.requests import HTTPConnection
 from starlette.responses import Response
 from starlette.websockets import WebSocket
 
-from ._claims import M2MClaims
-from ._errors import ConfigurationError, M2MGuardError
+from ._asgi_state import VERIFIER_KEY, get_claims, verified_by
 from ._guard import Guard, error_response
-from ._multi import TokenVerifier
-from ._scopes import normalize_scopes
-from .asgi import (
-    VERIFIER_KEY,
-    M2MGuardMiddleware,
-    Scope,
-    attach_state,
-    get_claims,
-    send_error,
-    verified_by,
-)
+from ._sansio.claims import M2MClaims
+from ._sansio.errors import ConfigurationError, M2MGuardError
+from ._sansio.scopes import normalize_scopes
+from ._starlette_auth import M2MUser, attach_claims
+from ._types import TokenVerifier
+from .asgi import M2MGuardMiddleware, send_error
 
 __all__ = [
     "M2MGuardMiddleware",
@@ -64,44 +57,6 @@ __all__ = [
 ]
 
 _Endpoint = TypeVar("_Endpoint", bound=Callable[..., Any])
-
-
-class M2MUser(BaseUser):
-    """``request.user`` of a verified request: the calling machine client."""
-
-    def __init__(self, claims: M2MClaims) -> None:
-        self.claims = claims
-
-    @property
-    def is_authenticated(self) -> bool:
-        return True
-
-    @property
-    def display_name(self) -> str:
-        return self.claims.client_id
-
-    @property
-    def identity(self) -> str:
-        return self.claims.client_id
-
-    @property
-    def client_id(self) -> str:
-        return self.claims.client_id
-
-
-def attach_claims(
-    scope: Scope, claims: M2MClaims | None, verifier: TokenVerifier | None = None
-) -> None:
-    """Attach the claims as ``request.state.m2m``, ``request.auth`` and ``request.user``.
-
-    ``verifier`` is the one that produced them: only a guard with that same
-    verifier reuses them. Without it, no guard does (each verifies again).
-    """
-    attach_state(scope, claims, verifier)
-    if claims is None:
-        scope["auth"], scope["user"] = AuthCredentials(), UnauthenticatedUser()
-    else:
-        scope["auth"], scope["user"] = AuthCredentials(claims.scopes), M2MUser(claims)
 
 
 def _pre_verified(conn: HTTPConnection, guard: Guard) -> M2MClaims | None:

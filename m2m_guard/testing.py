@@ -26,8 +26,8 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
-from ._claims import RESERVED_CLAIMS
-from ._scopes import normalize_scopes
+from ._sansio.claims import RESERVED_CLAIMS
+from ._sansio.scopes import normalize_scopes
 from ._verifier import Verifier
 
 __all__ = ["TokenFactory"]

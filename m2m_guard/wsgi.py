@@ -35,11 +35,11 @@ from collections.abc import Iterable
 from http import HTTPStatus
 from typing import TYPE_CHECKING
 
-from ._claims import M2MClaims
-from ._errors import M2MGuardError
 from ._guard import VERIFIED_BY_KEY, ErrorResponse, Guard
-from ._multi import TokenVerifier
 from ._resource import ProtectedResource
+from ._sansio.claims import M2MClaims
+from ._sansio.errors import M2MGuardError
+from ._types import TokenVerifier
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment

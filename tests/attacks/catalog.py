@@ -9,7 +9,7 @@ fragment of its description. ``test_verifier.py`` runs the catalog through
 ``Verifier.verify_header`` and ``verify_header_async``; ``test_integrations.py``
 through all five integration harnesses.
 
-Base64url policy (RFC 7515 §2 and §7.1, enforced by ``m2m_guard._jws``): each
+Base64url policy (RFC 7515 §2 and §7.1, enforced by ``m2m_guard._sansio.jws``): each
 segment uses the URL-safe alphabet only, without padding, and must be
 canonical (the unused low bits of the last character are zero), so one token
 has exactly one spelling. Padding, ``+`` and ``/`` are invalid base64url, a

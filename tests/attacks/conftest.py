@@ -12,7 +12,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509.oid import NameOID
 
-from m2m_guard import Verifier, _jws
+from m2m_guard import Verifier
+from m2m_guard._sansio import jws as _jws
 from tests.attacks.catalog import HMAC_KID, HMAC_SECRET, PROFILES, Kit
 from tests.support.clock import FakeClock
 from tests.support.jwks_server import JWKSServer, running_jwks_server
@@ -134,7 +135,7 @@ class _Forbidden:
 
 @pytest.fixture
 def forbid_parsing(monkeypatch: pytest.MonkeyPatch) -> Callable[[], None]:
-    """Make every parsing step of m2m_guard._jws fail the test when called.
+    """Make every parsing step of m2m_guard._sansio.jws fail the test when called.
 
     Proves "rejected before any parsing work" structurally, without timing.
     """

@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from m2m_guard import _demo
+from m2m_guard._tools import demo as _demo
 from m2m_guard.cli import main
 
 

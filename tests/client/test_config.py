@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from m2m_guard._errors import ConfigurationError
+from m2m_guard._sansio.errors import ConfigurationError
 from m2m_guard.client import ClientCredentialsAuth
 
 from .conftest import CLIENT_ID, CLIENT_SECRET, TOKEN_URL

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from m2m_guard._errors import M2MGuardError
+from m2m_guard._sansio.errors import M2MGuardError
 from m2m_guard.client import ClientCredentialsAuth, TokenRequestError
 
 from .conftest import CLIENT_SECRET, Api, FakeClock, TokenEndpoint

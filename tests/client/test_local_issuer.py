@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from m2m_guard import Verifier
-from m2m_guard._server import ServerThread
+from m2m_guard._tools.server import ServerThread
 from m2m_guard.client import ClientCredentialsAuth, TokenRequestError
 from m2m_guard.issuer import LocalIssuer, ScryptParams, create_app
 from m2m_guard.starlette import M2MGuardMiddleware, require_scopes

@@ -29,7 +29,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from m2m_guard import KeysUnavailableError, M2MClaims, Verifier, _drivers
-from m2m_guard._jwks import JWKSPolicy
+from m2m_guard._sansio.jwks import JWKSPolicy
 from tests.core.helpers import PATIENCE
 from tests.support.clock import FakeClock
 from tests.support.keep_alive_server import TIMEOUT, KeepAliveServer

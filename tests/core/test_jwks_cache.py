@@ -9,8 +9,15 @@ from typing import Any
 import pytest
 
 from m2m_guard import ConfigurationError, KeysUnavailableError, UnknownKeyError
-from m2m_guard._jwks import FetchResponse, HttpGet, JWKSCache, JWKSPolicy, Need, ResponseReader
-from m2m_guard._keys import KeySet
+from m2m_guard._sansio.jwks import (
+    FetchResponse,
+    HttpGet,
+    JWKSCache,
+    JWKSPolicy,
+    Need,
+    ResponseReader,
+)
+from m2m_guard._sansio.keys import KeySet
 from tests.support.clock import FakeClock
 from tests.support.keys import SigningKey, jwks_of
 

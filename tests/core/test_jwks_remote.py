@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from m2m_guard import KeysUnavailableError, M2MClaims, UnknownKeyError, Verifier
-from m2m_guard._jwks import JWKSPolicy
+from m2m_guard._sansio.jwks import JWKSPolicy
 from tests.core.helpers import (
     ASYNC,
     SYNC,

@@ -11,7 +11,7 @@ from m2m_guard import (
     TokenTooLargeError,
     extract_bearer_token,
 )
-from m2m_guard._jws import parse_token
+from m2m_guard._sansio.jws import parse_token
 from tests.support.keys import b64json, b64url
 
 HEADER = {"alg": "RS256", "kid": "k", "typ": "JWT"}

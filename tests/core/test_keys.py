@@ -10,7 +10,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from m2m_guard import ConfigurationError, UnknownKeyError, Verifier
-from m2m_guard._keys import KeySet
+from m2m_guard._sansio.keys import KeySet
 from tests.support.clock import FakeClock
 from tests.support.keys import CLIENT_ID, ISSUER, PROJECT_ID, SigningKey, jwks_of, stytch_claims
 

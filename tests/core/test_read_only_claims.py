@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 
 from m2m_guard import M2MClaims, Verifier
-from m2m_guard._frozen import FrozenDict, FrozenList, freeze
-from m2m_guard._jws import parse_token
+from m2m_guard._sansio.frozen import FrozenDict, FrozenList, freeze
+from m2m_guard._sansio.jws import parse_token
 from tests.support.clock import FakeClock
 from tests.support.keys import ISSUER, PROJECT_ID, SigningKey, jwks_of, stytch_claims
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from m2m_guard import InvalidClaimError, M2MClaims
-from m2m_guard._scopes import ScopeSet, normalize_scopes, parse_scope_claim
+from m2m_guard._sansio.scopes import ScopeSet, normalize_scopes, parse_scope_claim
 
 
 @pytest.mark.parametrize(

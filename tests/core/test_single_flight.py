@@ -16,7 +16,7 @@ import anyio
 import pytest
 
 from m2m_guard import KeysUnavailableError, M2MClaims, M2MGuardError, Verifier
-from m2m_guard._jwks import JWKSPolicy
+from m2m_guard._sansio.jwks import JWKSPolicy
 from tests.core.helpers import PATIENCE
 from tests.support.clock import FakeClock
 from tests.support.concurrency import all_at_once, outcome_of

@@ -18,9 +18,9 @@ from m2m_guard import (
     TokenTooOldError,
     UnknownKeyError,
     Verifier,
-    _engine,
 )
-from m2m_guard._jwks import JWKSPolicy
+from m2m_guard._sansio import engine as _engine
+from m2m_guard._sansio.jwks import JWKSPolicy
 from tests.support.clock import FakeClock
 from tests.support.keys import ISSUER, PROJECT_ID, SigningKey, jwks_of, stytch_claims
 
@@ -306,7 +306,8 @@ def test_custom_claims_view_hides_reserved_claims(
 
 def test_parser_memos_stay_bounded(rsa_key: SigningKey, clock: FakeClock) -> None:
     """Remembered headers and scope lists never grow without bound."""
-    from m2m_guard import _jws, _scopes
+    from m2m_guard._sansio import jws as _jws
+    from m2m_guard._sansio import scopes as _scopes
 
     verifier = make(rsa_key, clock)
     for i in range(300):
@@ -319,8 +320,8 @@ def test_parser_memos_stay_bounded(rsa_key: SigningKey, clock: FakeClock) -> Non
 
 
 def _entry_for(token: str, rsa_key: SigningKey, clock: FakeClock) -> Any:
-    from m2m_guard._claims import M2MClaims
-    from m2m_guard._token_cache import Entry
+    from m2m_guard._sansio.claims import M2MClaims
+    from m2m_guard._sansio.token_cache import Entry
 
     key = make(rsa_key, clock).cache.keys.keys[0]  # type: ignore[union-attr]
     return Entry(token, M2MClaims(client_id="c", scopes=()), key, 0.0)
@@ -330,7 +331,7 @@ def test_lookups_compare_the_whole_token_not_just_its_tail(
     rsa_key: SigningKey, clock: FakeClock
 ) -> None:
     """Entries are indexed by the token's tail, but only the exact token hits."""
-    from m2m_guard._token_cache import TAIL, TokenCache
+    from m2m_guard._sansio.token_cache import TAIL, TokenCache
 
     tail = "T" * TAIL
     first, second = "a" * 40 + tail, "b" * 40 + tail

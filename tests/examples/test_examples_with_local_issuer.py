@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from m2m_guard._server import ServerThread
+from m2m_guard._tools.server import ServerThread
 from m2m_guard.issuer import LocalIssuer, ScryptParams, create_app
 from tests.examples.launcher import running_example
 

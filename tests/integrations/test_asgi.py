@@ -189,7 +189,8 @@ def test_middleware_without_starlette_attaches_only_the_state(
     verifier: Verifier, token: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Without Starlette the claims go to scope["state"] and nothing else."""
-    monkeypatch.setitem(sys.modules, "m2m_guard.starlette", None)  # import now fails
+    monkeypatch.setitem(sys.modules, "starlette.authentication", None)  # import now fails
+    monkeypatch.delitem(sys.modules, "m2m_guard._starlette_auth", raising=False)
     inner = Recorder()
     scope = http_scope("/x", [(b"authorization", f"Bearer {token}".encode())])
     run_raw(M2MGuardMiddleware(inner, verifier=verifier), scope)

@@ -11,7 +11,7 @@ import anyio
 import httpx
 import pytest
 
-from m2m_guard._server import ServerThread
+from m2m_guard._tools.server import ServerThread
 from m2m_guard.issuer import IssuerConfigError, LocalIssuer, create_app
 from tests.issuer._helpers import FAST, asgi_client
 from tests.support.clock import FakeClock

@@ -16,7 +16,7 @@ import jwt
 import pytest
 
 from m2m_guard import cli
-from m2m_guard._server import ServerThread
+from m2m_guard._tools.server import ServerThread
 from m2m_guard._version import __version__
 from m2m_guard.issuer import CreatedClient, LocalIssuer, create_app
 from tests.issuer._helpers import FAST

@@ -28,7 +28,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from m2m_guard import Verifier
-from m2m_guard._server import ServerThread
+from m2m_guard._tools.server import ServerThread
 from m2m_guard.issuer import CreatedClient, LocalIssuer, create_app
 from m2m_guard.issuer._secrets import verify_secret
 from tests.issuer._helpers import FAST, asgi_client

@@ -20,7 +20,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from m2m_guard import InvalidIssuerError, Verifier, cli
-from m2m_guard._server import ServerThread
+from m2m_guard._tools.server import ServerThread
 from m2m_guard.issuer import IssuerConfigError, LocalIssuer, create_app
 from tests.issuer._helpers import FAST, decode
 

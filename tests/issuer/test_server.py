@@ -11,8 +11,8 @@ import anyio.to_thread
 import httpx
 import pytest
 
-from m2m_guard import _server
-from m2m_guard._server import ServerThread, http_url
+from m2m_guard._tools import server as _server
+from m2m_guard._tools.server import ServerThread, http_url
 
 pytestmark = pytest.mark.slow
 

@@ -18,7 +18,7 @@ import stytch
 from stytch.core.response_base import StytchError
 
 from m2m_guard import Verifier
-from m2m_guard._server import ServerThread
+from m2m_guard._tools.server import ServerThread
 from m2m_guard.issuer import LocalIssuer, create_app
 from tests.issuer._helpers import FAST
 

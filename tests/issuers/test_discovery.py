@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from m2m_guard import KeysUnavailableError, UnknownKeyError, Verifier
-from m2m_guard._discovery import jwks_uri_from_metadata
+from m2m_guard._sansio.discovery import jwks_uri_from_metadata
 from tests.core.helpers import Flavor
 from tests.issuers.conftest import Track
 from tests.issuers.support import OIDC_PATH, RFC8414_PATH, IssuerServer

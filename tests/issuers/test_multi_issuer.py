@@ -16,8 +16,8 @@ from typing import Any
 import httpx
 import pytest
 
-import m2m_guard._engine
 import m2m_guard._multi
+import m2m_guard._sansio.engine
 from m2m_guard import (
     BadSignatureError,
     ConfigurationError,
@@ -34,8 +34,8 @@ from m2m_guard import (
     UnknownKeyError,
     Verifier,
 )
-from m2m_guard._jws import parse_token
-from m2m_guard._keys import verify_signature
+from m2m_guard._sansio.jws import parse_token
+from m2m_guard._sansio.keys import verify_signature
 from tests.core.helpers import Flavor, unused_loopback_url
 from tests.integrations.harness import Harness
 from tests.issuers.conftest import Track
@@ -120,7 +120,7 @@ def signature_checks(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         calls.append(args[1])
         return verify_signature(*args)
 
-    monkeypatch.setattr(m2m_guard._engine, "verify_signature", counting)
+    monkeypatch.setattr(m2m_guard._sansio.engine, "verify_signature", counting)
     return calls
 
 

@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, assume, settings
 from hypothesis import strategies as st
 
 from m2m_guard import M2MGuardError, MalformedTokenError, Verifier
-from m2m_guard._jws import parse_token
+from m2m_guard._sansio.jws import parse_token
 from tests.support.clock import FakeClock
 from tests.support.keys import (
     ISSUER,

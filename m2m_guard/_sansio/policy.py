@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-from ._claims import CustomClaims, M2MClaims
-from ._errors import (
+from .claims import CustomClaims, M2MClaims
+from .errors import (
     DisallowedAlgorithmError,
     ExpiredTokenError,
     InvalidAudienceError,
@@ -27,8 +27,8 @@ from ._errors import (
     TokenTooOldError,
     UnsupportedHeaderError,
 )
-from ._frozen import FrozenList
-from ._scopes import parse_scope_claim
+from .frozen import FrozenList
+from .scopes import parse_scope_claim
 
 __all__ = ["ClaimsPolicy"]
 

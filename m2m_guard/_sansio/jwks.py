@@ -37,10 +37,10 @@ from dataclasses import dataclass
 
 from jwt.exceptions import InvalidKeyError
 
-from ._discovery import jwks_uri_from_metadata
-from ._errors import KeysUnavailableError, UnknownKeyError
-from ._keys import KeySet, VerificationKey
+from .discovery import jwks_uri_from_metadata
+from .errors import KeysUnavailableError, UnknownKeyError
 from .events import EventHook, JWKSFetched, StaleKeysServed, emit
+from .keys import KeySet, VerificationKey
 
 __all__ = [
     "FetchResponse",
@@ -81,7 +81,7 @@ class JWKSPolicy:
     max_bytes: int = 512 * 1024
 
     def __post_init__(self) -> None:
-        from ._errors import ConfigurationError
+        from .errors import ConfigurationError
 
         for name in ("default_max_age", "min_max_age", "max_max_age", "cooldown", "timeout"):
             if not getattr(self, name) > 0:

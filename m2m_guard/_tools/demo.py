@@ -17,11 +17,12 @@ from typing import Any, TextIO
 
 import httpx
 
-from ._server import ServerThread
-from ._verifier import Verifier
-from .client import ClientCredentialsAuth
-from .issuer import LocalIssuer, create_app
-from .starlette import M2MGuardMiddleware, require_scopes
+from m2m_guard._verifier import Verifier
+from m2m_guard.client import ClientCredentialsAuth
+from m2m_guard.issuer import LocalIssuer, create_app
+from m2m_guard.starlette import M2MGuardMiddleware, require_scopes
+
+from .server import ServerThread
 
 __all__ = ["DemoFailed", "protected_app", "run_demo"]
 

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import threading
 
-from ._claims import M2MClaims
-from ._keys import VerificationKey
+from .claims import M2MClaims
+from .keys import VerificationKey
 
 __all__ = ["Entry", "TokenCache"]
 

@@ -13,13 +13,13 @@ import math
 from collections.abc import Callable, Generator, Sequence
 from typing import Any
 
-from ._claims import M2MClaims
-from ._errors import BadSignatureError, InsufficientScopeError, MalformedTokenError
-from ._jwks import JWKSCache, Need, Refresh
-from ._jws import parse_token
-from ._keys import VerificationKey, verify_signature
-from ._policy import ClaimsPolicy
-from ._token_cache import Entry, TokenCache
+from .claims import M2MClaims
+from .errors import BadSignatureError, InsufficientScopeError, MalformedTokenError
+from .jwks import JWKSCache, Need, Refresh
+from .jws import parse_token
+from .keys import VerificationKey, verify_signature
+from .policy import ClaimsPolicy
+from .token_cache import Entry, TokenCache
 
 __all__ = ["Engine", "Flow", "check_scopes", "run_sync"]
 

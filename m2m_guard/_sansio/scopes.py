@@ -15,7 +15,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Collection, Iterable, Sequence
 
-from ._errors import InvalidClaimError
+from .errors import InvalidClaimError
 
 __all__ = ["ScopeSet", "normalize_scopes", "parse_scope_claim"]
 

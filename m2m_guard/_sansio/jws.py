@@ -19,13 +19,13 @@ from collections.abc import Sequence
 from sys import intern
 from typing import Any, NamedTuple
 
-from ._errors import (
+from .errors import (
     InvalidRequestError,
     MalformedTokenError,
     MissingTokenError,
     TokenTooLargeError,
 )
-from ._frozen import FrozenDict, FrozenList
+from .frozen import FrozenDict, FrozenList
 
 __all__ = ["ParsedToken", "extract_bearer_token", "parse_token"]
 

@@ -14,8 +14,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._claims import M2MClaims
-from ._errors import (
+from m2m_guard._sansio.claims import M2MClaims
+from m2m_guard._sansio.errors import (
     BadSignatureError,
     DisallowedAlgorithmError,
     ExpiredTokenError,
@@ -31,9 +31,9 @@ from ._errors import (
     UnknownKeyError,
     UnsupportedHeaderError,
 )
-from ._jws import parse_token
-from ._text import inert
-from ._verifier import Verifier
+from m2m_guard._sansio.jws import parse_token
+from m2m_guard._text import inert
+from m2m_guard._verifier import Verifier
 
 __all__ = ["STEPS", "Explanation", "explain"]
 

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from ._frozen import freeze
-from ._scopes import ScopeSet, normalize_scopes
+from .frozen import freeze
+from .scopes import ScopeSet, normalize_scopes
 
 __all__ = ["RESERVED_CLAIMS", "CustomClaims", "M2MClaims"]
 

@@ -1,0 +1,47 @@
+"""Where an ASGI request carries its claims: ``scope["state"]``.
+
+Shared by the pure ASGI middleware and the Starlette and FastAPI guards,
+without either importing the other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from ._guard import VERIFIED_BY_KEY
+from ._sansio.claims import M2MClaims
+from ._types import Scope, TokenVerifier
+
+__all__ = ["VERIFIER_KEY", "attach_state", "get_claims", "verified_by"]
+
+#: Where the middleware leaves its verifier, for ``require_scopes`` on excluded paths.
+VERIFIER_KEY = "m2m_guard.verifier"
+
+
+def get_claims(connection: Mapping[str, Any]) -> M2MClaims | None:
+    """The verified claims of a request: pass its ASGI scope or a Starlette
+    ``Request`` / ``WebSocket``. ``None`` when it was not authenticated."""
+    state = connection.get("state")
+    claims = state.get("m2m") if isinstance(state, Mapping) else None
+    return claims if isinstance(claims, M2MClaims) else None
+
+
+def verified_by(connection: Mapping[str, Any]) -> object:
+    """The verifier that produced ``get_claims(connection)``, as recorded when
+    they were attached; ``None`` when unknown (then nothing may reuse them).
+
+    Only ever compared by identity (``Guard.reuse``), so it is not type-checked.
+    """
+    state = connection.get("state")
+    return state.get(VERIFIED_BY_KEY) if isinstance(state, Mapping) else None
+
+
+def attach_state(
+    scope: Scope, claims: M2MClaims | None, verifier: TokenVerifier | None = None
+) -> None:
+    """Store the claims where ``request.state.m2m`` and ``get_claims`` find them,
+    with the ``verifier`` that produced them (``None``: claims nobody may reuse)."""
+    state = scope.setdefault("state", {})
+    state["m2m"] = claims
+    state[VERIFIED_BY_KEY] = verifier

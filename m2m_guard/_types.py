@@ -1,0 +1,62 @@
+"""The interfaces every layer agrees on, kept low so nothing imports upward.
+
+``TokenVerifier`` is what the integrations (``Guard`` and every adapter)
+need from a verifier; ``Verifier`` and ``MultiIssuerVerifier`` implement it
+through ``VerifierBase``. ``EventHook`` receives ``m2m_guard.events``. The
+ASGI aliases are the ones the ASGI specification describes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping, Sequence
+from typing import Any, Protocol, runtime_checkable
+
+from ._sansio.claims import M2MClaims
+from ._sansio.events import EventHook
+
+__all__ = ["ASGIApp", "EventHook", "Message", "Receive", "Scope", "Send", "TokenVerifier"]
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+@runtime_checkable
+class TokenVerifier(Protocol):
+    """What the integrations need from a verifier (``Verifier`` and
+    ``MultiIssuerVerifier`` both are one)."""
+
+    def verify(
+        self,
+        token: str,
+        required_scopes: str | Iterable[str] = (),
+        *,
+        any_scopes: str | Iterable[str] = (),
+        max_token_age: float | None = None,
+    ) -> M2MClaims: ...
+
+    async def verify_async(
+        self,
+        token: str,
+        required_scopes: str | Iterable[str] = (),
+        *,
+        any_scopes: str | Iterable[str] = (),
+        max_token_age: float | None = None,
+    ) -> M2MClaims: ...
+
+    def cached_bearer(
+        self,
+        authorization: Sequence[str],
+        required_scopes: Sequence[str] = (),
+        any_scopes: Sequence[str] = (),
+    ) -> M2MClaims | None: ...
+
+    def warm_up(self) -> bool: ...
+
+    async def warm_up_async(self) -> bool: ...
+
+    def close(self) -> None: ...
+
+    async def aclose(self) -> None: ...

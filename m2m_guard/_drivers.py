@@ -22,20 +22,22 @@ Both drivers answer the ``Refresh`` requests a verification yields and run
 from __future__ import annotations
 
 import contextlib
+import functools
 import socket
 import sys
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from types import FrameType
 from typing import Any
 
 import anyio
 import httpx
-from anyio.lowlevel import RunVar
 
+from ._loops import PerLoop
+from ._sansio.flow import run_async, run_sync
 from ._sansio.jwks import FetchResponse, HttpGet, JWKSCache, Refresh, ResponseReader
 
 __all__ = ["AsyncDriver", "SyncDriver", "Watchdog"]
@@ -197,7 +199,7 @@ class SyncDriver:
             return  # stale keys are still usable, or the wait ran out: 503
         try:
             if cache.should_fetch(request.generation):
-                _drive(cache, self._get)
+                run_sync(cache.refresh_flow(), functools.partial(self._get, cache))
         finally:
             cache.release_refresh()
 
@@ -237,16 +239,6 @@ class SyncDriver:
         if self._owns_client and self._client is not None:
             self._client.close()
             self._client = None
-
-
-def _drive(cache: JWKSCache, get: Callable[[JWKSCache, HttpGet], FetchResponse]) -> None:
-    flow = cache.refresh_flow()
-    try:
-        request = next(flow)
-        while True:
-            request = flow.send(get(cache, request))
-    except StopIteration:
-        pass
 
 
 @dataclass
@@ -294,20 +286,12 @@ class AsyncDriver:
 
     def __init__(self, client: httpx.AsyncClient | None = None) -> None:
         self._client = client
-        self._per_loop: RunVar[_LoopState] = RunVar(f"m2m_guard_driver_{id(self)}")
-
-    def _loop_state(self) -> _LoopState:
-        try:
-            return self._per_loop.get()
-        except LookupError:
-            state = _LoopState()
-            self._per_loop.set(state)
-            return state
+        self._per_loop = PerLoop(_LoopState)
 
     async def refresh(self, request: Refresh) -> None:
         """Run one refresh unless another task, loop or thread just did (or is doing) it."""
         cache = request.cache
-        state = self._loop_state()
+        state = self._per_loop.get()
         lock = state.locks.get(cache)
         if lock is None:
             lock = state.locks[cache] = anyio.Lock()
@@ -322,25 +306,16 @@ class AsyncDriver:
             if cache.should_fetch(request.generation) and await _claim(cache, request.wait):
                 try:
                     if cache.should_fetch(request.generation):
-                        await self._drive(cache)
+                        await run_async(cache.refresh_flow(), functools.partial(self._get, cache))
                 finally:
                     cache.release_refresh()
         finally:
             lock.release()
 
-    async def _drive(self, cache: JWKSCache) -> None:
-        flow = cache.refresh_flow()
-        try:
-            get = next(flow)
-            while True:
-                get = flow.send(await self._get(cache, get))
-        except StopIteration:
-            pass
-
     def _http(self) -> httpx.AsyncClient:
         if self._client is not None:
             return self._client
-        state = self._loop_state()
+        state = self._per_loop.get()
         if state.client is None:
             state.client = httpx.AsyncClient(follow_redirects=False)
         return state.client
@@ -372,7 +347,7 @@ class AsyncDriver:
     async def aclose(self) -> None:
         """Close the HTTP client the driver created in this event loop."""
         if self._client is None:
-            state = self._loop_state()
+            state = self._per_loop.get()
             if state.client is not None:
                 await state.client.aclose()
                 state.client = None

@@ -17,8 +17,9 @@ from ._drivers import AsyncDriver, SyncDriver
 from ._multi import MultiIssuerVerifier
 from ._sansio.claims import M2MClaims
 from ._sansio.discovery import discovery_urls
-from ._sansio.engine import Engine, check_scopes, run_sync
+from ._sansio.engine import Engine, check_scopes
 from ._sansio.errors import ConfigurationError, M2MGuardError
+from ._sansio.flow import run_async, run_sync
 from ._sansio.jwks import JWKSCache, JWKSPolicy
 from ._sansio.keys import ASYMMETRIC_ALGORITHMS
 from ._sansio.policy import ClaimsPolicy
@@ -388,14 +389,7 @@ class Verifier(IssuerVerifier):
             claims = engine.cached(token, max_token_age)
             cached = claims is not None
             if claims is None:
-                flow = engine.flow(token, max_token_age)
-                try:
-                    request = next(flow)
-                    while True:
-                        await self._async.refresh(request)
-                        request = next(flow)
-                except StopIteration as done:
-                    claims = done.value
+                claims = await run_async(engine.flow(token, max_token_age), self._async.refresh)
             required, any_of = normalize_scopes(required_scopes), normalize_scopes(any_scopes)
             return self._granted(claims, cached, required, any_of)
         except M2MGuardError as exc:

@@ -21,7 +21,7 @@ from .keys import VerificationKey, verify_signature
 from .policy import ClaimsPolicy
 from .token_cache import Entry, TokenCache
 
-__all__ = ["Engine", "Flow", "check_scopes", "run_sync"]
+__all__ = ["Engine", "Flow", "check_scopes"]
 
 Flow = Generator[Refresh, None, M2MClaims]
 
@@ -119,15 +119,3 @@ def check_scopes(claims: M2MClaims, required: Sequence[str], any_of: Sequence[st
         raise InsufficientScopeError(required, claims.scopes)
     if any_of and not granted.satisfies_any(any_of):
         raise InsufficientScopeError(any_of, claims.scopes, any_of=True)
-
-
-def run_sync(flow: Flow, refresh: Callable[[Refresh], None]) -> M2MClaims:
-    """Drive a flow to its end, answering refresh requests with ``refresh``."""
-    try:
-        request = next(flow)
-        while True:
-            refresh(request)
-            request = next(flow)
-    except StopIteration as done:
-        result: M2MClaims = done.value
-        return result

@@ -5,7 +5,7 @@ Both drivers answer the ``Refresh`` requests a verification yields and run
 
 * Single flight: one cache makes one fetch at a time, whatever mix of
   threads (``SyncDriver``) and event loops (``AsyncDriver``, any number of
-  loops) asks. A refresh runs only after ``JWKSCache.claim_refresh``;
+  loops) asks. A refresh runs only after claiming the cache's ``RefreshGate``;
   threads wait for a running one by blocking, tasks by polling without
   blocking their loop, both no longer than its deadline, and then skip
   their own fetch when it already happened.
@@ -36,9 +36,11 @@ from typing import Any
 import anyio
 import httpx
 
+from ._gate import RefreshGate, gate_of
 from ._loops import PerLoop
+from ._sansio.fetch import FetchResponse, HttpGet, ResponseReader
 from ._sansio.flow import run_async, run_sync
-from ._sansio.jwks import FetchResponse, HttpGet, JWKSCache, Refresh, ResponseReader
+from ._sansio.jwks import JWKSCache, Refresh
 
 __all__ = ["AsyncDriver", "SyncDriver", "Watchdog"]
 
@@ -195,13 +197,14 @@ class SyncDriver:
     def refresh(self, request: Refresh) -> None:
         """Run one refresh unless another thread or loop just did (or is doing) it."""
         cache = request.cache
-        if not cache.claim_refresh(request.wait):
+        gate = gate_of(cache)
+        if not gate.claim(request.wait, cache.refresh_budget()):
             return  # stale keys are still usable, or the wait ran out: 503
         try:
             if cache.should_fetch(request.generation):
                 run_sync(cache.refresh_flow(), functools.partial(self._get, cache))
         finally:
-            cache.release_refresh()
+            gate.release()
 
     def _get(self, cache: JWKSCache, get: HttpGet) -> FetchResponse:
         start = time.monotonic()
@@ -253,21 +256,21 @@ class _LoopState:
 _POLL_FIRST, _POLL_MAX = 0.001, 0.02
 
 
-async def _claim(cache: JWKSCache, wait: bool) -> bool:
-    """``JWKSCache.claim_refresh`` for a task: waits without blocking the loop.
+async def _claim(gate: RefreshGate, wait: bool, budget: float) -> bool:
+    """``RefreshGate.claim`` for a task: waits without blocking the loop.
 
     Polling, rather than waiting in a worker thread, keeps cancellation exact
     (the lock is only ever taken between two awaits) and needs no thread.
     """
-    if cache.claim_refresh(wait=False):
+    if gate.claim(False, budget):
         return True
     if not wait:
         return False
-    give_up = anyio.current_time() + cache.refresh_wait_left()
+    give_up = anyio.current_time() + gate.wait_left(budget)
     delay = _POLL_FIRST
     while anyio.current_time() < give_up:
         await anyio.sleep(delay)
-        if cache.claim_refresh(wait=False):
+        if gate.claim(False, budget):
             return True
         delay = min(delay * 2, _POLL_MAX)
     return False
@@ -303,12 +306,15 @@ class AsyncDriver:
             except anyio.WouldBlock:
                 return
         try:
-            if cache.should_fetch(request.generation) and await _claim(cache, request.wait):
+            gate = gate_of(cache)
+            if cache.should_fetch(request.generation) and await _claim(
+                gate, request.wait, cache.refresh_budget()
+            ):
                 try:
                     if cache.should_fetch(request.generation):
                         await run_async(cache.refresh_flow(), functools.partial(self._get, cache))
                 finally:
-                    cache.release_refresh()
+                    gate.release()
         finally:
             lock.release()
 

@@ -14,14 +14,12 @@ is due and what a response means. The rules (README, "The JWKS cache"):
 * Only a 200 with a JSON object holding a ``keys`` list is a key set; a 304
   answers a conditional GET made with the stored ETag.
 * One cache makes one fetch at a time, whatever mix of threads and event
-  loops asks: a refresh runs only by ``claim_refresh`` (a ``threading.Lock``
-  held for the whole refresh, taken the moment it starts), and whoever
-  waited for it re-checks ``should_fetch`` and skips its own. Waiting is
-  bounded by the running refresh's deadline (``refresh_budget``), so a
-  waiter never hangs, and a thread never waits for a refresh that its own
-  event loop is running (that would deadlock the loop).
+  loops asks: the drivers run a refresh only through the cache's gate
+  (``m2m_guard._gate``), and whoever waited re-checks ``should_fetch``
+  (has ``generation`` moved?) and skips its own. ``refresh_budget`` bounds
+  how long a refresh may take, and so how long anyone waits for one.
 
-Looking keys up takes no lock; only a refresh does.
+Nothing here takes a lock: state is one immutable ``_State`` swapped whole.
 """
 
 from __future__ import annotations
@@ -30,27 +28,18 @@ import enum
 import json
 import logging
 import re
-import threading
-import time
 from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass
 
 from jwt.exceptions import InvalidKeyError
 
 from .discovery import jwks_uri_from_metadata
-from .errors import KeysUnavailableError, UnknownKeyError
+from .errors import ConfigurationError, KeysUnavailableError, UnknownKeyError
 from .events import EventHook, JWKSFetched, StaleKeysServed, emit
+from .fetch import FetchResponse, HttpGet
 from .keys import KeySet, VerificationKey
 
-__all__ = [
-    "FetchResponse",
-    "HttpGet",
-    "JWKSCache",
-    "JWKSPolicy",
-    "Need",
-    "Refresh",
-    "ResponseReader",
-]
+__all__ = ["JWKSCache", "JWKSPolicy", "Need", "Refresh"]
 
 logger = logging.getLogger("m2m_guard.jwks")
 
@@ -81,8 +70,6 @@ class JWKSPolicy:
     max_bytes: int = 512 * 1024
 
     def __post_init__(self) -> None:
-        from .errors import ConfigurationError
-
         for name in ("default_max_age", "min_max_age", "max_max_age", "cooldown", "timeout"):
             if not getattr(self, name) > 0:
                 raise ConfigurationError(f"jwks {name} must be positive")
@@ -108,27 +95,12 @@ class Refresh:
 
 
 @dataclass(frozen=True, slots=True)
-class HttpGet:
-    """Yielded by ``JWKSCache.refresh_flow``: the one kind of I/O it needs."""
-
-    url: str
-    headers: Mapping[str, str]
-
-
-@dataclass(frozen=True, slots=True)
-class FetchResponse:
-    """What a driver hands back from one JWKS request.
-
-    ``status`` is ``None`` when no HTTP response arrived (timeout, refused
-    connection, body over the size cap); ``reason`` then says why, for logs.
-    """
-
-    status: int | None
-    headers: Mapping[str, str]
-    body: bytes = b""
-    reason: str = ""
-    #: seconds the request took (set by the driver)
-    duration: float = 0.0
+class _State:
+    keys: KeySet | None = None
+    fresh_until: float = float("-inf")
+    last_attempt: float = float("-inf")
+    last_failed: bool = False
+    etag: str | None = None
 
 
 def _log_fields(url: str | None, response: FetchResponse) -> dict[str, object]:
@@ -140,71 +112,12 @@ def _log_fields(url: str | None, response: FetchResponse) -> dict[str, object]:
     }
 
 
-class ResponseReader:
-    """Collects a JWKS response body under the size cap, for either driver.
-
-    ``start`` and ``feed`` return a finished ``FetchResponse`` as soon as the
-    outcome is known (a non-200 status, an oversized body); ``finish`` builds
-    it once the body is complete.
-    """
-
-    def __init__(self, max_bytes: int) -> None:
-        self._max_bytes = max_bytes
-        self._chunks: list[bytes] = []
-        self._size = 0
-        self._status = 0
-        self._headers: Mapping[str, str] = {}
-
-    def start(self, status: int, headers: Mapping[str, str]) -> FetchResponse | None:
-        """Look at the status line and headers; a result when no body is wanted."""
-        self._status, self._headers = status, headers
-        if status != 200:
-            return FetchResponse(status, headers)
-        if headers.get("content-encoding", "identity").lower() != "identity":
-            # We asked for identity; decoding a compressed body could blow
-            # far past the size cap before the cap is checked.
-            return FetchResponse(None, {}, reason="compressed response")
-        declared = headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > self._max_bytes:
-            return FetchResponse(None, {}, reason="response body over the size cap")
-        return None
-
-    def feed(self, chunk: bytes) -> FetchResponse | None:
-        """Add a body chunk; a result when the body grew over the cap."""
-        self._size += len(chunk)
-        if self._size > self._max_bytes:
-            return FetchResponse(None, {}, reason="response body over the size cap")
-        self._chunks.append(chunk)
-        return None
-
-    def finish(self) -> FetchResponse:
-        """The complete response."""
-        return FetchResponse(self._status, self._headers, b"".join(self._chunks))
-
-
-@dataclass(frozen=True, slots=True)
-class _Flight:
-    """The refresh in flight: until when it may run, and the thread running it."""
-
-    deadline: float  # time.monotonic()
-    thread: int
-
-
-@dataclass(frozen=True, slots=True)
-class _State:
-    keys: KeySet | None = None
-    fresh_until: float = float("-inf")
-    last_attempt: float = float("-inf")
-    last_failed: bool = False
-    etag: str | None = None
-
-
 class JWKSCache:
     """Key set, freshness and cooldown of one JWKS URL (or of static keys).
 
     All state lives in one immutable ``_State`` swapped atomically, so the
     lookup path needs no lock. Refreshes are single-flight across threads and
-    event loops: a driver runs one only after ``claim_refresh``.
+    event loops: a driver runs one only after claiming the cache's gate.
     """
 
     def __init__(
@@ -236,11 +149,6 @@ class JWKSCache:
         self.generation = 0
         #: receives ``JWKSFetched`` and ``StaleKeysServed`` (``m2m_guard.events``)
         self.on_event: EventHook | None = None
-        #: held for the whole of a refresh, by whichever thread or event loop runs
-        #: it: taken and released through ``claim_refresh`` / ``release_refresh``
-        self.thread_lock = threading.Lock()
-        self._flight: _Flight | None = None
-        self._apply_lock = threading.Lock()
 
     @property
     def keys(self) -> KeySet | None:
@@ -313,45 +221,10 @@ class JWKSCache:
         """
         return self.policy.timeout * (len(self.metadata_urls) + 2)
 
-    def claim_refresh(self, wait: bool) -> bool:
-        """Take the right to refresh, for this thread or this thread's event loop.
-
-        ``False`` when another thread or loop is refreshing and ``wait`` is
-        false; with ``wait``, block until that refresh is over, but no longer
-        than its deadline, and not at all when it runs on this very thread
-        (an event loop's task, which a blocked thread could never let finish).
-        Event loops pass ``wait=False`` and poll (see ``refresh_wait_left``).
-        A ``True`` must be paired with ``release_refresh``.
-        """
-        lock = self.thread_lock
-        if not wait:
-            acquired = lock.acquire(False)
-        else:
-            flight = self._flight
-            if flight is not None and flight.thread == threading.get_ident():
-                return False
-            acquired = lock.acquire(True, self.refresh_wait_left())
-        if acquired:
-            deadline = time.monotonic() + self.refresh_budget()
-            self._flight = _Flight(deadline, threading.get_ident())
-        return acquired
-
-    def refresh_wait_left(self) -> float:
-        """Seconds a waiter may still wait for the refresh in flight to end."""
-        flight = self._flight
-        if flight is None:
-            return self.refresh_budget()  # just claimed, or just over
-        return max(0.0, flight.deadline - time.monotonic())
-
-    def release_refresh(self) -> None:
-        """End the refresh ``claim_refresh`` allowed."""
-        self._flight = None
-        self.thread_lock.release()
-
     def refresh_flow(self) -> Generator[HttpGet, FetchResponse, None]:
         """One refresh attempt: the metadata if due, then the JWKS.
 
-        Drivers run it between ``claim_refresh`` and ``release_refresh``,
+        Drivers run it while they hold the cache's refresh gate,
         answering each ``HttpGet``.
         A metadata refresh that fails keeps the known ``jwks_uri`` (the same
         stale-if-error rule as keys); without one, the attempt has failed.
@@ -410,11 +283,7 @@ class JWKSCache:
         return UnknownKeyError()
 
     def apply(self, response: FetchResponse) -> None:
-        """Record the outcome of one fetch attempt."""
-        with self._apply_lock:
-            self._apply(response)
-
-    def _apply(self, response: FetchResponse) -> None:
+        """Record the outcome of one fetch attempt (drivers: under the refresh gate)."""
         now = self._clock()
         state = self._state
         keys, reason = self._parse(response, state)

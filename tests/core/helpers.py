@@ -13,6 +13,7 @@ from typing import Any
 import anyio
 
 from m2m_guard import M2MClaims, M2MGuardError, Verifier
+from m2m_guard._gate import gate_of
 from tests.support.jwks_server import JWKSServer
 
 Outcome = M2MClaims | M2MGuardError
@@ -147,8 +148,9 @@ class Flavor:
     ) -> list[Outcome]:
         results: list[Outcome | None] = [None] * len(tokens)
         barrier = threading.Barrier(len(tokens))
-        lock = _CountingLock(verifier.cache.thread_lock)
-        verifier.cache.thread_lock = lock  # type: ignore[assignment]
+        gate = gate_of(verifier.cache)
+        lock = _CountingLock(gate.lock)
+        gate.lock = lock  # type: ignore[assignment]
 
         def run(index: int) -> None:
             barrier.wait(PATIENCE)

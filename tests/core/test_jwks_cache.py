@@ -9,14 +9,8 @@ from typing import Any
 import pytest
 
 from m2m_guard import ConfigurationError, KeysUnavailableError, UnknownKeyError
-from m2m_guard._sansio.jwks import (
-    FetchResponse,
-    HttpGet,
-    JWKSCache,
-    JWKSPolicy,
-    Need,
-    ResponseReader,
-)
+from m2m_guard._sansio.fetch import FetchResponse, HttpGet, ResponseReader
+from m2m_guard._sansio.jwks import JWKSCache, JWKSPolicy, Need
 from m2m_guard._sansio.keys import KeySet
 from tests.support.clock import FakeClock
 from tests.support.keys import SigningKey, jwks_of

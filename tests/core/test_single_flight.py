@@ -16,6 +16,7 @@ import anyio
 import pytest
 
 from m2m_guard import KeysUnavailableError, M2MClaims, M2MGuardError, Verifier
+from m2m_guard._gate import gate_of
 from m2m_guard._sansio.jwks import JWKSPolicy
 from tests.core.helpers import PATIENCE
 from tests.support.clock import FakeClock
@@ -158,10 +159,11 @@ class HeldClaim:
         self.thread = threading.Thread(target=self._hold)
 
     def _hold(self) -> None:
-        assert self.cache.claim_refresh(wait=False)
+        gate = gate_of(self.cache)
+        assert gate.claim(False, self.cache.refresh_budget())
         self.claimed.set()
         self.release.wait(PATIENCE)
-        self.cache.release_refresh()
+        gate.release()
 
     def __enter__(self) -> HeldClaim:
         self.thread.start()
@@ -262,8 +264,10 @@ async def test_a_cancelled_fetch_or_wait_leaves_no_claim_behind(
     with anyio.move_on_after(0.2) as fetching:
         await verifier.verify_async(token)  # cancelled while the server holds the answer
     assert fetching.cancelled_caught
-    assert cache.claim_refresh(wait=False)  # the cancelled fetch released its claim
-    cache.release_refresh()
+    assert gate_of(cache).claim(
+        False, cache.refresh_budget()
+    )  # the cancelled fetch released its claim
+    gate_of(cache).release()
 
     with HeldClaim(verifier):
         with anyio.move_on_after(0.05) as waiting:

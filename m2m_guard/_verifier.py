@@ -12,27 +12,15 @@ import httpx
 
 from . import _presets
 from ._base import IssuerVerifier
-from ._config import verifier_from_mapping
 from ._drivers import AsyncDriver, SyncDriver
 from ._multi import MultiIssuerVerifier
 from ._sansio.claims import M2MClaims
-from ._sansio.discovery import discovery_urls
 from ._sansio.engine import Engine, check_scopes
-from ._sansio.errors import ConfigurationError, M2MGuardError
+from ._sansio.errors import M2MGuardError
 from ._sansio.flow import run_async, run_sync
-from ._sansio.jwks import JWKSCache, JWKSPolicy
-from ._sansio.keys import ASYMMETRIC_ALGORITHMS
-from ._sansio.policy import ClaimsPolicy
+from ._sansio.jwks import JWKSPolicy
 from ._sansio.scopes import normalize_scopes
-from ._settings import (
-    check_url,
-    claim_values_of,
-    names,
-    optional_names,
-    origin,
-    static_keys,
-    strings,
-)
+from ._settings import claims_policy, engine_limits, key_cache, merge, settings_from_mapping
 from .events import EventHook, TokenVerified, VerificationFailed, emit
 
 __all__ = ["Verifier"]
@@ -40,7 +28,6 @@ __all__ = ["Verifier"]
 logger = logging.getLogger("m2m_guard")
 
 _DEFAULT_CLIENT_ID_CLAIMS = ("sub", "client_id", "azp", "cid", "appid")
-_RFC9068_REQUIRED = ("iss", "exp", "aud", "sub", "client_id", "iat", "jti")
 
 
 class Verifier(IssuerVerifier):
@@ -118,87 +105,41 @@ class Verifier(IssuerVerifier):
         clock: Callable[[], float] = time.time,
         on_event: EventHook | None = None,
     ) -> None:
-        sources = [s for s in (jwks_url, jwks, public_key, discovery_url) if s is not None]
-        if len(sources) != 1:
-            raise ConfigurationError(
-                "give exactly one key source: jwks_url, jwks, public_key or discovery_url"
-            )
-        allowed = strings(algorithms, "algorithms")
-        if not allowed <= ASYMMETRIC_ALGORITHMS:
-            raise ConfigurationError(
-                f"unsupported algorithm(s) {sorted(allowed - ASYMMETRIC_ALGORITHMS)}; "
-                f"choose from {sorted(ASYMMETRIC_ALGORITHMS)} (none and HS* are never allowed)"
-            )
-        for name, value in (("max_token_age", max_token_age), ("max_lifetime", max_lifetime)):
-            if value is not None and not value > 0:
-                raise ConfigurationError(f"{name} must be positive")
-        if not 0 <= leeway <= 3600:
-            raise ConfigurationError("leeway must be between 0 and 3600 seconds")
-        if not 256 <= max_token_size <= 1024 * 1024:
-            raise ConfigurationError("max_token_size must be between 256 and 1048576")
-        if isinstance(token_cache_size, bool) or not (
-            isinstance(token_cache_size, int) and token_cache_size >= 0
-        ):
-            raise ConfigurationError("token_cache_size must be a whole number >= 0")
-        for url, what in ((jwks_url, "jwks_url"), (discovery_url, "discovery_url")):
-            if url is not None:
-                check_url(url, what)
-        required = optional_names(required_claims, "required_claims") or (
-            "iss",
-            "aud",
-            "exp",
-            "iat",
-        )
-        if strict_rfc9068:
-            required = tuple(dict.fromkeys((*required, *_RFC9068_REQUIRED)))
-        self.policy = ClaimsPolicy(
-            issuers=strings(issuer, "issuer"),
-            audiences=strings(audience, "audience"),
-            algorithms=allowed,
-            leeway=float(leeway),
+        self.policy = claims_policy(
+            issuer=issuer,
+            audience=audience,
+            algorithms=algorithms,
+            leeway=leeway,
             max_token_age=max_token_age,
             max_lifetime=max_lifetime,
-            required_claims=required,
-            client_id_claims=names(client_id_claims, "client_id_claims"),
-            scope_claims=names(scope_claims, "scope_claims"),
+            required_claims=required_claims,
+            client_id_claims=client_id_claims,
+            scope_claims=scope_claims,
             strict_rfc9068=strict_rfc9068,
-            audience_claim=names(audience_claim, "audience_claim")[0],
-            claim_values=claim_values_of(claim_values),
-            forbidden_claims=optional_names(forbidden_claims, "forbidden_claims"),
-            required_any_claims=optional_names(required_any_claims, "required_any_claims"),
+            audience_claim=audience_claim,
+            claim_values=claim_values,
+            forbidden_claims=forbidden_claims,
+            required_any_claims=required_any_claims,
         )
-        static = None if jwks is None and public_key is None else static_keys(jwks, public_key)
-        expected_issuer: str | None = None
-        metadata_urls: tuple[str, ...] = ()
-        if discovery_url is not None:
-            if len(self.policy.issuers) != 1:
-                raise ConfigurationError("discovery needs exactly one issuer")
-            (expected_issuer,) = self.policy.issuers
-            metadata_urls = (
-                (discovery_url,)
-                if "/.well-known/" in discovery_url
-                else discovery_urls(discovery_url)
-            )
-        self.cache = JWKSCache(
-            jwks_url,
-            policy=jwks_policy or JWKSPolicy(),
+        self.cache = key_cache(
+            issuers=self.policy.issuers,
+            jwks_url=jwks_url,
+            jwks=jwks,
+            public_key=public_key,
+            discovery_url=discovery_url,
+            trusted_jwks_origins=trusted_jwks_origins,
+            policy=jwks_policy,
             clock=clock,
-            static_keys=static,
-            discover_from=expected_issuer,
-            metadata_urls=metadata_urls,
-            trusted_origins=tuple(
-                origin(o, "trusted_jwks_origins")
-                for o in optional_names(trusted_jwks_origins, "trusted_jwks_origins")
-            ),
+            on_event=on_event,
         )
+        size_cap, cache_size = engine_limits(max_token_size, token_cache_size)
         self._engine = Engine(
             self.policy,
             self.cache,
             clock=clock,
-            max_token_size=max_token_size,
-            token_cache_size=token_cache_size,
+            max_token_size=size_cap,
+            token_cache_size=cache_size,
         )
-        self.cache.on_event = on_event
         self._on_event = on_event
         self._sync = SyncDriver(http_client)
         self._async = AsyncDriver(async_http_client)
@@ -230,14 +171,14 @@ class Verifier(IssuerVerifier):
                 (``forbidden_claims``, ``required_claims``, ``claim_values``)
                 are added to, never replaced.
         """
-        return cls(**_presets.merge(_presets.stytch(project_id, environment, b2b=b2b), kwargs))
+        return cls(**merge(_presets.stytch(project_id, environment, b2b=b2b), kwargs))
 
     @classmethod
     def for_auth0(cls, domain: str, *, audience: str | Sequence[str], **kwargs: Any) -> Verifier:
         """Auth0 M2M tokens: ``domain`` like ``tenant.us.auth0.com``; ``audience``
         is the API identifier. Client id from ``azp``; scopes from ``scope`` and
         ``permissions`` (RBAC)."""
-        return cls(**_presets.merge(_presets.auth0(domain, audience), kwargs))
+        return cls(**merge(_presets.auth0(domain, audience), kwargs))
 
     @classmethod
     def for_okta(
@@ -253,7 +194,7 @@ class Verifier(IssuerVerifier):
         settings = _presets.okta(
             org_url, authorization_server=authorization_server, audience=audience
         )
-        return cls(**_presets.merge(settings, kwargs))
+        return cls(**merge(settings, kwargs))
 
     @classmethod
     def for_entra(
@@ -262,23 +203,24 @@ class Verifier(IssuerVerifier):
         *,
         audience: str | Sequence[str],
         version: int | None = None,
+        login_host: str = "login.microsoftonline.com",
         **kwargs: Any,
     ) -> Verifier:
         """Microsoft Entra ID app-only tokens; permissions come from ``roles``.
         ``version``: the access-token version the API accepts (2, 1, or
-        ``None`` for either)."""
-        login_host = kwargs.pop("login_host", "login.microsoftonline.com")
+        ``None`` for either). ``login_host``: the token service's host (a
+        national cloud's, or a test server's base URL)."""
         settings = _presets.entra(
             tenant_id, audience=audience, version=version, login_host=login_host
         )
-        return cls(**_presets.merge(settings, kwargs))
+        return cls(**merge(settings, kwargs))
 
     @classmethod
     def for_keycloak(
         cls, base_url: str, realm: str, *, audience: str | Sequence[str], **kwargs: Any
     ) -> Verifier:
         """Keycloak service-account tokens; scopes from ``scope`` and realm roles."""
-        return cls(**_presets.merge(_presets.keycloak(base_url, realm, audience=audience), kwargs))
+        return cls(**merge(_presets.keycloak(base_url, realm, audience=audience), kwargs))
 
     @classmethod
     def for_cognito(
@@ -287,13 +229,14 @@ class Verifier(IssuerVerifier):
         user_pool_id: str,
         *,
         client_ids: str | Sequence[str],
+        host: str | None = None,
         **kwargs: Any,
     ) -> Verifier:
         """AWS Cognito client-credentials tokens; ``client_ids`` are the accepted
-        app clients (Cognito access tokens carry ``client_id``, no ``aud``)."""
-        host = kwargs.pop("host", None)
+        app clients (Cognito access tokens carry ``client_id``, no ``aud``).
+        ``host``: the user pool's issuer host, when not AWS's own (tests)."""
         settings = _presets.cognito(region, user_pool_id, client_ids=client_ids, host=host)
-        return cls(**_presets.merge(settings, kwargs))
+        return cls(**merge(settings, kwargs))
 
     @staticmethod
     def combine(*verifiers: Verifier) -> MultiIssuerVerifier:
@@ -336,9 +279,8 @@ class Verifier(IssuerVerifier):
         Raises:
             ConfigurationError: a variable is missing or invalid.
         """
-        return verifier_from_mapping(
-            cls, os.environ if environ is None else environ, prefix, **overrides
-        )
+        mapping = os.environ if environ is None else environ
+        return cls(**settings_from_mapping(mapping, prefix, overrides))
 
     # -- verification ----------------------------------------------------
 

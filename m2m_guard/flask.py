@@ -40,11 +40,11 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.local import LocalProxy
 from werkzeug.wrappers import Response
 
-from ._config import verifier_from_mapping
 from ._guard import VERIFIED_BY_KEY, ErrorResponse, Guard, PathMatcher
 from ._sansio.claims import M2MClaims
 from ._sansio.errors import M2MGuardError
 from ._sansio.scopes import normalize_scopes
+from ._settings import settings_from_mapping
 from ._types import TokenVerifier
 from ._verifier import Verifier
 from .wsgi import get_claims
@@ -136,7 +136,7 @@ class M2MGuard:
         """Attach to ``app``; invalid configuration raises ``ConfigurationError`` here."""
         verifier = self.verifier
         if verifier is None:
-            verifier = verifier_from_mapping(Verifier, app.config, "M2M_GUARD_")
+            verifier = Verifier(**settings_from_mapping(app.config, "M2M_GUARD_", {}))
         state = _State(verifier, self.realm)
         state.guard(_Rule())  # checks the verifier now rather than on the first request
         app.extensions[EXTENSION_KEY] = state

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from m2m_guard import ConfigurationError, InvalidClaimError, Verifier
-from m2m_guard._config import verifier_from_mapping
+from m2m_guard._settings import settings_from_mapping
 from tests.support.clock import FakeClock
 from tests.support.keys import ISSUER, PROJECT_ID, SigningKey, jwks_of, stytch_claims
 
@@ -54,8 +54,7 @@ def test_environment_lists_are_split_on_commas_into_whole_names(
     rsa_key: SigningKey, clock: FakeClock
 ) -> None:
     """M2M_GUARD_FORBIDDEN_CLAIMS=scp forbids scp; REQUIRED_CLAIMS="sub, jti" names two claims."""
-    verifier = verifier_from_mapping(
-        Verifier,
+    settings = settings_from_mapping(
         {
             "M2M_GUARD_ISSUER": ISSUER,
             "M2M_GUARD_AUDIENCE": PROJECT_ID,
@@ -65,8 +64,9 @@ def test_environment_lists_are_split_on_commas_into_whole_names(
             "M2M_GUARD_REQUIRED_ANY_CLAIMS": "client_id",
         },
         "M2M_GUARD_",
-        clock=clock,
+        {"clock": clock},
     )
+    verifier = Verifier(**settings)
     assert verifier.policy.forbidden_claims == ("scp",)
     assert verifier.policy.required_claims == ("sub", "jti")
     assert verifier.policy.required_any_claims == ("client_id",)

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from m2m_guard._sansio.claims import RESERVED_CLAIMS  # the issuer sets these itself
+
 from ._errors import BadRequestError, IssuerConfigError
 
 __all__ = [
@@ -36,8 +38,6 @@ __all__ = [
     "status_value",
 ]
 
-# Claims the issuer sets itself; a custom claim may never replace them.
-RESERVED_CLAIMS = frozenset({"aud", "exp", "iat", "iss", "jti", "nbf", "sub", "scope"})
 # Claims some verifier reads as identity or authority (scopes, roles, the
 # client, the proof of possession): a claims template may never produce one,
 # or a client could mint itself powers it was not granted.

@@ -1,7 +1,7 @@
 """Settings for well-known issuers' machine-to-machine access tokens.
 
 Each function returns ``Verifier`` keyword arguments; ``Verifier.for_<name>``
-applies them with any override (``m2m_guard._settings.merge``). The
+applies them with any override (``merge``). The
 client-credentials token each preset expects (issuer; client id claim; scope
 claims; audience):
 
@@ -31,11 +31,12 @@ base URL, which is how tests point a preset at a server on 127.0.0.1.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
 from ._sansio.errors import ConfigurationError
+from ._settings.checks import optional_names
 
 __all__ = [
     "STYTCH_BASE_URLS",
@@ -43,6 +44,7 @@ __all__ = [
     "cognito",
     "entra",
     "keycloak",
+    "merge",
     "okta",
     "stytch",
     "stytch_base_url",
@@ -226,3 +228,45 @@ def cognito(
         # access tokens only (ID tokens say "id")
         "claim_values": {"token_use": "access"},
     }
+
+
+def merge(preset: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """A preset's settings with a caller's overrides.
+
+    Any argument replaces the preset's, except the machine-token markers:
+    ``forbidden_claims`` and ``required_claims`` are unions, and
+    ``claim_values`` adds entries but may not change one (Cognito's
+    ``token_use=access``, Auth0's ``gty``): a ``ConfigurationError``.
+    ``required_any_claims`` from the caller narrows the preset's set only
+    by naming claims inside it.
+    """
+    merged = {**preset, **overrides}
+    for name in ("forbidden_claims", "required_claims"):
+        if name in preset and name in overrides:
+            ours = optional_names(preset[name], name)
+            # None ("the default") adds nothing; it never drops the preset's.
+            extra = overrides[name]
+            theirs = () if extra is None else optional_names(extra, name)
+            merged[name] = tuple(dict.fromkeys((*ours, *theirs)))
+    if "required_any_claims" in preset and "required_any_claims" in overrides:
+        ours = optional_names(preset["required_any_claims"], "required_any_claims")
+        extra = overrides["required_any_claims"]
+        if extra is None:
+            merged["required_any_claims"] = ours
+        else:
+            theirs = optional_names(extra, "required_any_claims")
+            if not theirs or not set(theirs) <= set(ours):
+                raise ConfigurationError(
+                    f"required_any_claims may only narrow the preset's {ours!r}, "
+                    f"not become {theirs!r}"
+                )
+    if "claim_values" in preset and "claim_values" in overrides:
+        ours_values = dict(preset["claim_values"])
+        theirs_values = dict(overrides["claim_values"] or {})
+        for key, value in ours_values.items():
+            if key in theirs_values and theirs_values[key] != value:
+                raise ConfigurationError(
+                    f"claim_values[{key!r}] is {value!r} in this preset and cannot be changed"
+                )
+        merged["claim_values"] = {**ours_values, **theirs_values}
+    return merged

@@ -14,13 +14,15 @@ from . import _presets
 from ._base import IssuerVerifier
 from ._drivers import AsyncDriver, SyncDriver
 from ._multi import MultiIssuerVerifier
+from ._presets import merge
 from ._sansio.claims import M2MClaims
 from ._sansio.engine import Engine, check_scopes
 from ._sansio.errors import M2MGuardError
 from ._sansio.flow import run_async, run_sync
 from ._sansio.jwks import JWKSPolicy
 from ._sansio.scopes import normalize_scopes
-from ._settings import claims_policy, engine_limits, key_cache, merge, settings_from_mapping
+from ._settings.conversions import claims_policy, engine_limits, key_cache
+from ._settings.environment import settings_from_mapping
 from .events import EventHook, TokenVerified, VerificationFailed, emit
 
 __all__ = ["Verifier"]
@@ -280,7 +282,9 @@ class Verifier(IssuerVerifier):
             ConfigurationError: a variable is missing or invalid.
         """
         mapping = os.environ if environ is None else environ
-        return cls(**settings_from_mapping(mapping, prefix, overrides))
+        settings = settings_from_mapping(mapping, prefix, overrides)
+        with settings.named():
+            return cls(**settings.kwargs)
 
     # -- verification ----------------------------------------------------
 

@@ -44,7 +44,7 @@ from ._guard import VERIFIED_BY_KEY, ErrorResponse, Guard, PathMatcher
 from ._sansio.claims import M2MClaims
 from ._sansio.errors import M2MGuardError
 from ._sansio.scopes import normalize_scopes
-from ._settings import settings_from_mapping
+from ._settings.environment import settings_from_mapping
 from ._types import TokenVerifier
 from ._verifier import Verifier
 from .wsgi import get_claims
@@ -136,7 +136,9 @@ class M2MGuard:
         """Attach to ``app``; invalid configuration raises ``ConfigurationError`` here."""
         verifier = self.verifier
         if verifier is None:
-            verifier = Verifier(**settings_from_mapping(app.config, "M2M_GUARD_", {}))
+            settings = settings_from_mapping(app.config, "M2M_GUARD_", {})
+            with settings.named():
+                verifier = Verifier(**settings.kwargs)
         state = _State(verifier, self.realm)
         state.guard(_Rule())  # checks the verifier now rather than on the first request
         app.extensions[EXTENSION_KEY] = state

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 __all__ = [
     "BadSignatureError",
@@ -119,7 +119,32 @@ class M2MGuardError(Exception):
 
 
 class ConfigurationError(M2MGuardError, ValueError):
-    """Invalid settings. Raised when a verifier is built, never per request."""
+    """Invalid settings. Raised when a verifier is built, never per request.
+
+    ``setting`` names the argument at fault when there is one; ``problem``
+    is then the message without that name, so that a caller that read the
+    setting from elsewhere (an environment variable) can name its source.
+    """
+
+    def __init__(
+        self, description: str | None = None, *, setting: str | None = None, problem: str = ""
+    ) -> None:
+        super().__init__(description)
+        self.setting = setting
+        self.problem = problem
+
+    @classmethod
+    def of(cls, setting: str, problem: str) -> ConfigurationError:
+        """``"{setting} {problem}"``, e.g. ``of("leeway", "must be positive")``."""
+        return cls(f"{setting} {problem}", setting=setting, problem=problem)
+
+    def named(self, sources: Mapping[str, str]) -> ConfigurationError:
+        """This error with its setting named as in ``sources`` (argument ->
+        where it came from, e.g. ``{"leeway": "M2M_GUARD_LEEWAY"}``)."""
+        source = sources.get(self.setting or "")
+        if source is None or not self.problem:
+            return self
+        return ConfigurationError.of(source, self.problem)
 
     def www_authenticate(
         self, realm: str = "api", *, resource_metadata: str | None = None

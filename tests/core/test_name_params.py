@@ -7,7 +7,7 @@ import json
 import pytest
 
 from m2m_guard import ConfigurationError, InvalidClaimError, Verifier
-from m2m_guard._settings import settings_from_mapping
+from m2m_guard._settings.environment import settings_from_mapping
 from tests.support.clock import FakeClock
 from tests.support.keys import ISSUER, PROJECT_ID, SigningKey, jwks_of, stytch_claims
 
@@ -66,7 +66,7 @@ def test_environment_lists_are_split_on_commas_into_whole_names(
         "M2M_GUARD_",
         {"clock": clock},
     )
-    verifier = Verifier(**settings)
+    verifier = Verifier(**settings.kwargs)
     assert verifier.policy.forbidden_claims == ("scp",)
     assert verifier.policy.required_claims == ("sub", "jti")
     assert verifier.policy.required_any_claims == ("client_id",)

@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import socket
+import ssl
 import sys
 import threading
 import time
@@ -42,7 +43,7 @@ from ._sansio.fetch import FetchResponse, HttpGet, ResponseReader
 from ._sansio.flow import run_async, run_sync
 from ._sansio.jwks import JWKSCache, Refresh
 
-__all__ = ["AsyncDriver", "SyncDriver", "Watchdog"]
+__all__ = ["AsyncDriver", "SyncDriver", "Watchdog", "failure_reason"]
 
 _IDENTITY = {"accept-encoding": "identity"}
 
@@ -175,8 +176,22 @@ def _sending_stream() -> object:
 
 
 def _failure(exc: Exception) -> FetchResponse:
-    # The class name is enough for logs; messages may embed URLs with secrets.
-    return FetchResponse(None, {}, reason=type(exc).__name__)
+    return FetchResponse(None, {}, reason=failure_reason(exc))
+
+
+def failure_reason(exc: BaseException) -> str:
+    """Why a request failed, in a few words: DNS, refused, TLS, or the class
+    name. Never the exception's message, which may embed a URL with secrets."""
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, socket.gaierror):
+            return f"DNS lookup failed ({type(exc).__name__})"
+        if isinstance(cause, ConnectionRefusedError):
+            return f"connection refused ({type(exc).__name__})"
+        if isinstance(cause, ssl.SSLError):
+            return f"TLS failed ({type(exc).__name__})"
+        cause = cause.__cause__ or cause.__context__
+    return type(exc).__name__
 
 
 class SyncDriver:

@@ -17,7 +17,7 @@ from ._multi import MultiIssuerVerifier
 from ._presets import merge
 from ._sansio.claims import M2MClaims
 from ._sansio.engine import Engine, check_scopes
-from ._sansio.errors import M2MGuardError
+from ._sansio.errors import KeysUnavailableError, M2MGuardError
 from ._sansio.flow import run_async, run_sync
 from ._sansio.jwks import JWKSPolicy
 from ._sansio.scopes import normalize_scopes
@@ -394,10 +394,13 @@ class Verifier(IssuerVerifier):
         """Whether usable keys are cached (for readiness probes)."""
         return self.cache.has_usable_keys()
 
-    def warm_up(self) -> bool:
-        """Fetch the keys now if none are cached; never raises.
+    def warm_up(self, *, strict: bool = False) -> bool:
+        """Fetch the keys now if none are cached.
 
-        Returns whether usable keys are cached afterwards.
+        Returns whether usable keys are cached afterwards; never raises,
+        unless ``strict``: then no usable keys is a ``KeysUnavailableError``
+        saying why (DNS, connection refused, HTTP status, not JSON, no usable
+        key …), so that a wrong JWKS URL fails the deploy, not every request.
         """
         request = self.cache.warm_up_request()
         if request is not None:
@@ -405,9 +408,9 @@ class Verifier(IssuerVerifier):
                 self._sync.refresh(request)
             except Exception:  # warm-up must never take the application down
                 logger.exception("JWKS warm-up failed")
-        return self.ready
+        return self._ready_or_raise(strict)
 
-    async def warm_up_async(self) -> bool:
+    async def warm_up_async(self, *, strict: bool = False) -> bool:
         """Like ``warm_up``, for async code (e.g. an ASGI lifespan handler)."""
         request = self.cache.warm_up_request()
         if request is not None:
@@ -415,7 +418,12 @@ class Verifier(IssuerVerifier):
                 await self._async.refresh(request)
             except Exception:  # warm-up must never take the application down
                 logger.exception("JWKS warm-up failed")
-        return self.ready
+        return self._ready_or_raise(strict)
+
+    def _ready_or_raise(self, strict: bool) -> bool:
+        if self.ready or not strict:
+            return self.ready
+        raise KeysUnavailableError(self.cache.unavailable_reason())
 
     # -- resources ------------------------------------------------------------
 

@@ -99,7 +99,8 @@ class _State:
     keys: KeySet | None = None
     fresh_until: float = float("-inf")
     last_attempt: float = float("-inf")
-    last_failed: bool = False
+    #: why the last attempt failed; empty when it succeeded
+    failure: str = ""
     etag: str | None = None
 
 
@@ -271,13 +272,27 @@ class JWKSCache:
             headers["if-none-match"] = self._state.etag
         return headers
 
+    def unavailable_reason(self) -> str:
+        """Why ``has_usable_keys`` is false, in words for a start-up check."""
+        state = self._state
+        source = self.url or self.discover_from or "static keys"
+        if state.failure:
+            reason = state.failure
+        elif state.keys is None:
+            reason = "no key set fetched yet"
+        elif not state.keys.keys:
+            reason = "the key set holds no keys"
+        else:
+            reason = "the cached keys are too old (past stale_if_error)"
+        return f"no usable keys from {source}: {reason}"
+
     def missing_key_error(self) -> Exception:
         """The error for a token whose key could not be found."""
         state, now = self._state, self._clock()
         retry_after = max(1.0, state.last_attempt + self.policy.cooldown - now)
         if not self._usable(state, now) or not state.keys or not state.keys.keys:
             return KeysUnavailableError(retry_after=retry_after)
-        if state.last_failed:
+        if state.failure:
             # The kid may be a freshly rotated key we could not fetch.
             return KeysUnavailableError(retry_after=retry_after)
         return UnknownKeyError()
@@ -295,12 +310,12 @@ class JWKSCache:
                 "serving cached keys" if self._usable(state, now) else "no usable keys",
                 extra=_log_fields(self.url or self.discover_from, response),
             )
-            new = _State(state.keys, state.fresh_until, now, True, state.etag)
+            new = _State(state.keys, state.fresh_until, now, reason or "failed", state.etag)
             count = 0
         else:
             max_age = self._max_age(response.headers)
             etag = response.headers.get("etag") or (state.etag if response.status == 304 else None)
-            new = _State(keys, now + max_age, now, False, etag)
+            new = _State(keys, now + max_age, now, "", etag)
             count = len(keys.keys)
             logger.info(
                 "JWKS from %s: %d key(s), fresh for %.0fs",

@@ -22,6 +22,13 @@ This subpackage needs the ``issuer`` extra (Starlette, uvicorn).
 
 from __future__ import annotations
 
+from m2m_guard._extras import missing_extra
+
+try:
+    import starlette  # noqa: F401 - the issuer's HTTP API is a Starlette app
+except ImportError as _error:
+    raise missing_extra("m2m_guard.issuer", "issuer", _error) from _error
+
 from ._app import DEFAULT_JWKS_MAX_AGE, DEFAULT_MAX_BODY_BYTES, create_app
 from ._db import SCHEMA_VERSION
 from ._errors import (

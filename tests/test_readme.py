@@ -27,14 +27,14 @@ def python_blocks(text: str) -> list[str]:
 def test_testing_section_examples_pass_as_written(pytester: pytest.Pytester) -> None:
     """The pytest-plugin examples of 'Testing your service' run green against the examples."""
     blocks = [b for b in python_blocks(section("Testing your service")) if "def test_" in b]
-    assert len(blocks) == 2
+    assert len(blocks) == 4
     pytester.makeconftest(f"import sys\nsys.path.insert(0, {str(ROOT)!r})\n")
     for index, block in enumerate(blocks):
         pytester.makepyfile(**{f"test_readme_{index}": block})
     result = pytester.runpytest_subprocess(
         "-p", "no:cacheprovider", "-W", "ignore::DeprecationWarning"
     )
-    result.assert_outcomes(passed=2)
+    result.assert_outcomes(passed=len(blocks))
 
 
 def test_quickstart_has_exactly_two_commands() -> None:

@@ -218,7 +218,10 @@ class IssuerHost:
 
         if self._key is None:
             self._key = generate_rsa_key()
-        self._server = ServerThread(self._current, host=self.host).start()
+        # Named apart: a session's host outlives tests that check for leftover servers.
+        self._server = ServerThread(
+            self._current, host=self.host, thread_name="m2m-guard-issuer-host"
+        ).start()
         return self
 
     def stop(self) -> None:

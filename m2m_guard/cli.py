@@ -21,8 +21,9 @@ returning an exit status; :func:`build_parser` wires them up and
 success; 1 an invalid token, a refusal, something not found, any other
 failure; 2 a usage or configuration error; 130 Ctrl+C (see
 ``_tools/cli_common.py``). This module keeps the wiring, ``token`` and
-``demo``; the other commands live in ``_tools/cli_issuer.py`` (issuer,
-keys), ``_tools/cli_clients.py`` and ``_tools/cli_verify.py``. Heavy
+``demo`` (and the ``keys`` wiring); the other commands live in
+``_tools/cli_issuer.py`` (issuer, keys), ``_tools/cli_clients.py`` and
+``_tools/cli_verify.py``. Heavy
 imports (Starlette, uvicorn, httpx) happen inside the subcommand that
 needs them.
 """
@@ -37,9 +38,10 @@ from typing import Any
 
 from ._text import inert
 from ._tools.cli_clients import add_clients
-from ._tools.cli_common import PROG, CLIError, exit_status, require_issuer_extra
+from ._tools.cli_common import PROG, CLIError, exit_status, require_issuer_extra, seconds
+from ._tools.cli_common import add_db as _add_db
 from ._tools.cli_common import env as _env
-from ._tools.cli_issuer import add_issuer, add_keys
+from ._tools.cli_issuer import add_issuer, cmd_keys_list, cmd_keys_retire, cmd_keys_rotate
 from ._tools.cli_verify import add_verify
 from ._version import __version__
 
@@ -108,6 +110,36 @@ def cmd_demo(args: argparse.Namespace) -> int:
 # -- wiring ---------------------------------------------------------------
 
 
+def _add_keys(commands: Any) -> None:
+    parser = commands.add_parser(
+        "keys",
+        help="rotate or retire the issuer's signing keys",
+        description="Manage signing keys.",
+    )
+    actions = parser.add_subparsers(title="actions", metavar="ACTION", required=True)
+    rotate = actions.add_parser(
+        "rotate", help="sign with a new key", description=cmd_keys_rotate.__doc__
+    )
+    _add_db(rotate)
+    rotate.add_argument(
+        "--grace",
+        type=seconds,
+        default=None,
+        metavar="SECONDS",
+        help="how long the old key stays in the JWKS (default: one day)",
+    )
+    rotate.set_defaults(func=cmd_keys_rotate)
+    retire = actions.add_parser(
+        "retire", help="drop old keys from the JWKS", description=cmd_keys_retire.__doc__
+    )
+    _add_db(retire)
+    retire.add_argument("--kid", help="retire only this key (default: every old key)")
+    retire.set_defaults(func=cmd_keys_retire)
+    listing = actions.add_parser("list", help="show the keys", description=cmd_keys_list.__doc__)
+    _add_db(listing)
+    listing.set_defaults(func=cmd_keys_list)
+
+
 def _add_token(commands: Any) -> None:
     parser = commands.add_parser(
         "token",
@@ -147,7 +179,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
     add_issuer(commands)
-    add_keys(commands)
+    _add_keys(commands)
     add_clients(commands)
     _add_token(commands)
     add_verify(commands)

@@ -16,7 +16,6 @@ from .cli_common import (
     duration,
     open_existing,
     require_issuer_extra,
-    seconds,
     when,
 )
 
@@ -25,7 +24,7 @@ if TYPE_CHECKING:
 
     from .server import ServerThread
 
-__all__ = ["add_issuer", "add_keys"]
+__all__ = ["add_issuer", "cmd_keys_list", "cmd_keys_retire", "cmd_keys_rotate"]
 
 
 # -- issuer ---------------------------------------------------------------
@@ -205,34 +204,3 @@ def add_issuer(commands: Any) -> None:
         help="uvicorn's log level (default: warning)",
     )
     parser.set_defaults(func=cmd_issuer)
-
-
-def add_keys(commands: Any) -> None:
-    """The ``keys`` command and its actions."""
-    parser = commands.add_parser(
-        "keys",
-        help="rotate or retire the issuer's signing keys",
-        description="Manage signing keys.",
-    )
-    actions = parser.add_subparsers(title="actions", metavar="ACTION", required=True)
-    rotate = actions.add_parser(
-        "rotate", help="sign with a new key", description=cmd_keys_rotate.__doc__
-    )
-    add_db(rotate)
-    rotate.add_argument(
-        "--grace",
-        type=seconds,
-        default=None,
-        metavar="SECONDS",
-        help="how long the old key stays in the JWKS (default: one day)",
-    )
-    rotate.set_defaults(func=cmd_keys_rotate)
-    retire = actions.add_parser(
-        "retire", help="drop old keys from the JWKS", description=cmd_keys_retire.__doc__
-    )
-    add_db(retire)
-    retire.add_argument("--kid", help="retire only this key (default: every old key)")
-    retire.set_defaults(func=cmd_keys_retire)
-    listing = actions.add_parser("list", help="show the keys", description=cmd_keys_list.__doc__)
-    add_db(listing)
-    listing.set_defaults(func=cmd_keys_list)

@@ -87,7 +87,7 @@ def test_an_unexpected_failure_is_one_line(
     def broken(args: object) -> int:
         raise KeyError
 
-    monkeypatch.setattr("m2m_guard._tools.cli_issuer.cmd_keys_list", broken)
+    monkeypatch.setattr(cli, "cmd_keys_list", broken)
     status, _, err = run("keys", "list", "--db", db)
     assert_one_line_error(status, err, "KeyError")
 
@@ -98,7 +98,7 @@ def test_ctrl_c_exits_130(run: Run, monkeypatch: pytest.MonkeyPatch, db: str) ->
     def interrupted(args: object) -> int:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("m2m_guard._tools.cli_issuer.cmd_keys_list", interrupted)
+    monkeypatch.setattr(cli, "cmd_keys_list", interrupted)
     assert run("keys", "list", "--db", db) == (130, "", "")
 
 

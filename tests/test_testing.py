@@ -327,3 +327,32 @@ def test_m2m_issuer_without_the_issuer_extra_says_what_to_install(
     result.assert_outcomes(errors=1)
     assert "(uvicorn is missing): pip install 'm2m-guard[issuer]'" in result.stdout.str()
     assert "During handling" not in result.stdout.str()
+
+
+def test_loopback_servers_answer_without_waiting_for_delayed_acks() -> None:
+    """The listening socket has TCP_NODELAY (inherited by accepted sockets), so a
+    response's body does not wait ~40 ms for the ACK of its headers."""
+    import socket
+
+    from m2m_guard._tools.server import ServerThread
+
+    server = ServerThread()
+    try:
+        server.bind()
+        sock = server._socket
+        assert sock is not None
+        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+    finally:
+        server.stop()
+
+
+@pytest.mark.slow
+def test_a_hosts_http_client_is_shared_and_closed(m2m_issuer: LiveIssuer) -> None:
+    """Verifiers and auths of a live issuer fetch with the host's one client."""
+    client = m2m_issuer.create_client(["a"])
+    auth = client.auth()
+    assert auth._given_client is m2m_issuer.http
+    assert not m2m_issuer.http.is_closed
+    with IssuerHost() as host, host.issuer() as issuer:
+        http = issuer.http
+    assert http.is_closed

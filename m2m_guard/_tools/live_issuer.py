@@ -14,8 +14,11 @@ imported only when a host starts.
 from __future__ import annotations
 
 import contextlib
+import socket
 from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 from typing import TYPE_CHECKING, Any
+
+import httpx
 
 from m2m_guard._verifier import Verifier
 from m2m_guard.client import ClientCredentialsAuth
@@ -61,7 +64,7 @@ class LiveClient:
             self.client_secret,
             environment=self.issuer.base_url,
             scopes=scopes,
-            **kwargs,
+            **{"http_client": self.issuer.http, **kwargs},
         )
         self.issuer._closing.append(auth)
         return auth
@@ -74,6 +77,7 @@ class LiveClient:
             self.client_secret,
             environment=self.issuer.base_url,
             scopes=scopes,
+            http_client=self.issuer.http,
         ) as auth:
             return auth.get_token()
 
@@ -92,11 +96,14 @@ class LiveIssuer:
         local: the :class:`~m2m_guard.issuer.LocalIssuer` behind the server,
             for in-process calls (``rotate_keys()``, ``set_m2m_template()``,
             ``update_client()`` …).
+        http: the ``httpx.Client`` its verifiers and auths fetch with, kept
+            by the host (making one costs more than a test's requests).
     """
 
-    def __init__(self, local: LocalIssuer, base_url: str) -> None:
+    def __init__(self, local: LocalIssuer, base_url: str, http: httpx.Client) -> None:
         self.local = local
         self.base_url = base_url
+        self.http = http
         self.project_id = local.project_id
         self.project_secret = local.project_secret
         self._verifier: Verifier | None = None
@@ -134,7 +141,8 @@ class LiveIssuer:
 
     def new_verifier(self, **kwargs: Any) -> Verifier:
         """``Verifier.for_stytch(project_id, environment=base_url, **kwargs)``, closed with it."""
-        verifier = Verifier.for_stytch(self.project_id, environment=self.base_url, **kwargs)
+        settings = {"http_client": self.http, **kwargs}
+        verifier = Verifier.for_stytch(self.project_id, environment=self.base_url, **settings)
         self._closing.append(verifier)
         return verifier
 
@@ -202,6 +210,7 @@ class IssuerHost:
         self._fast = fast_hashes
         self._current = _Current()
         self._server: ServerThread | None = None
+        self._http: httpx.Client | None = None
 
     @property
     def base_url(self) -> str:
@@ -222,11 +231,21 @@ class IssuerHost:
         self._server = ServerThread(
             self._current, host=self.host, thread_name="m2m-guard-issuer-host"
         ).start()
+        # TCP_NODELAY: a POST's body must not wait for the ACK of its headers.
+        nodelay = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
+        self._http = httpx.Client(
+            transport=httpx.HTTPTransport(socket_options=nodelay),
+            timeout=10.0,
+            follow_redirects=False,
+        )
         return self
 
     def stop(self) -> None:
         """Stop the server."""
         server, self._server = self._server, None
+        http, self._http = self._http, None
+        if http is not None:
+            http.close()
         if server is not None:
             server.stop()
 
@@ -255,8 +274,9 @@ class IssuerHost:
             **({"scrypt": ScryptParams.insecure_fast()} if self._fast else {}),
         }
         base_url = self.base_url
+        assert self._http is not None
         with LocalIssuer(":memory:", **{**defaults, **options}) as local:
-            live = LiveIssuer(local, base_url)
+            live = LiveIssuer(local, base_url, self._http)
             self._current.app = create_app(issuer=local, base_url=base_url)
             try:
                 yield live

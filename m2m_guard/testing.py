@@ -10,6 +10,15 @@ without a network or a Stytch account::
     monkeypatch.setenv(...)  # or: os.environ.update(factory.env())
     client.get("/settings", headers=factory.auth_header(["read:settings"]))
 
+For tokens that must fail, ``expired_token()``, ``future_token()`` and
+``old_token(age)`` (or ``token()``'s ``expires_in``, ``issued_at`` and
+``not_before``) mint them.
+
+``live_issuer()`` serves a real local issuer over HTTP on 127.0.0.1 (a
+:class:`LiveIssuer`: create clients, fetch their tokens from the token
+endpoint, verify them with ``issuer.verifier``); it needs the ``issuer``
+extra.
+
 The pytest plugin (``m2m_guard.pytest_plugin``, registered automatically)
 wraps these in fixtures.
 """
@@ -28,9 +37,10 @@ from jwt.algorithms import RSAAlgorithm
 
 from ._sansio.claims import RESERVED_CLAIMS
 from ._sansio.scopes import normalize_scopes
+from ._tools.live_issuer import IssuerHost, LiveClient, LiveIssuer, live_issuer
 from ._verifier import Verifier
 
-__all__ = ["TokenFactory"]
+__all__ = ["IssuerHost", "LiveClient", "LiveIssuer", "TokenFactory", "live_issuer"]
 
 
 class TokenFactory:
@@ -79,6 +89,7 @@ class TokenFactory:
         custom_claims: Mapping[str, Any] | None = None,
         expires_in: float = 3600,
         issued_at: float | None = None,
+        not_before: float | None = None,
         headers: Mapping[str, Any] | None = None,
         **claims: Any,
     ) -> str:
@@ -90,7 +101,8 @@ class TokenFactory:
             custom_claims: extra top-level claims (not reserved names).
             expires_in: seconds from ``issued_at`` to ``exp`` (may be negative
                 to mint an expired token).
-            issued_at: ``iat`` and ``nbf``; now by default.
+            issued_at: ``iat`` (seconds since the epoch); now by default.
+            not_before: ``nbf``; ``issued_at`` by default.
             headers: extra JOSE header members.
             **claims: claims to set or override as they are (``aud=…``).
         """
@@ -106,13 +118,31 @@ class TokenFactory:
             "aud": [self.project_id],
             "scope": " ".join(normalize_scopes(scopes)),
             "iat": iat,
-            "nbf": iat,
+            "nbf": iat if not_before is None else int(not_before),
             "exp": iat + int(expires_in),
             "jti": str(uuid.uuid4()),
             **claims,
         }
         header = {"kid": self.kid, "typ": "JWT", **(headers or {})}
         return jwt.encode(payload, self.private_key, algorithm="RS256", headers=header)
+
+    def expired_token(
+        self, scopes: str | Iterable[str] = (), *, seconds_ago: float = 60, **kwargs: Any
+    ) -> str:
+        """A token whose ``exp`` passed ``seconds_ago`` seconds ago (``ExpiredTokenError``)."""
+        now = self.clock()
+        return self.token(scopes, issued_at=now - seconds_ago - 3600, expires_in=3600, **kwargs)
+
+    def future_token(
+        self, scopes: str | Iterable[str] = (), *, valid_in: float = 300, **kwargs: Any
+    ) -> str:
+        """A token whose ``nbf`` is ``valid_in`` seconds ahead (``TokenNotYetValidError``)."""
+        return self.token(scopes, not_before=self.clock() + valid_in, **kwargs)
+
+    def old_token(self, age: float, scopes: str | Iterable[str] = (), **kwargs: Any) -> str:
+        """A token issued ``age`` seconds ago that is still unexpired (an hour left):
+        refused as ``TokenTooOldError`` by ``max_token_age <= age``."""
+        return self.token(scopes, issued_at=self.clock() - age, expires_in=age + 3600, **kwargs)
 
     def auth_header(self, scopes: str | Iterable[str] = (), **kwargs: Any) -> dict[str, str]:
         """``{"Authorization": "Bearer …"}`` for a fresh token."""

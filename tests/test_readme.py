@@ -27,14 +27,14 @@ def python_blocks(text: str) -> list[str]:
 def test_testing_section_examples_pass_as_written(pytester: pytest.Pytester) -> None:
     """The pytest-plugin examples of 'Testing your service' run green against the examples."""
     blocks = [b for b in python_blocks(section("Testing your service")) if "def test_" in b]
-    assert len(blocks) == 2
+    assert len(blocks) == 4
     pytester.makeconftest(f"import sys\nsys.path.insert(0, {str(ROOT)!r})\n")
     for index, block in enumerate(blocks):
         pytester.makepyfile(**{f"test_readme_{index}": block})
     result = pytester.runpytest_subprocess(
         "-p", "no:cacheprovider", "-W", "ignore::DeprecationWarning"
     )
-    result.assert_outcomes(passed=2)
+    result.assert_outcomes(passed=len(blocks))
 
 
 def test_quickstart_has_exactly_two_commands() -> None:
@@ -44,3 +44,30 @@ def test_quickstart_has_exactly_two_commands() -> None:
     assert len(commands) == 2
     assert commands[0].endswith("m2m-guard demo")
     assert "pytest" in commands[1]
+
+
+def test_the_clients_commands_run_as_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Each line of 'Managing clients' runs, in order, against a new issuer database."""
+    import shlex
+
+    from m2m_guard import cli
+    from m2m_guard.issuer import LocalIssuer
+
+    text = section("Local issuer and CLI")
+    text = text[text.index("### Managing clients") :]
+    (block,) = re.findall(r"```sh\n(.*?)```", text, flags=re.DOTALL)[:1]
+    lines = [line for line in block.splitlines() if line.strip()]
+    assert len(lines) == 7
+    monkeypatch.chdir(tmp_path)
+    LocalIssuer("dev.db").close()
+    for line in lines:
+        argv = shlex.split(line)
+        assert argv[0] == "m2m-guard"
+        assert cli.main(argv[1:]) == 0, line
+    out = capsys.readouterr().out
+    with LocalIssuer("dev.db") as issuer:
+        assert issuer.search_clients().total == 0
+    assert "client_secret: " in out
+    assert "next_client_secret: " in out

@@ -45,9 +45,9 @@ def db(tmp_path: Path, key_factory: Callable[[], Any]) -> str:
     return str(path)
 
 
-def assert_one_line_error(status: int, err: str, needle: str) -> None:
-    """Exit 1 with a single 'm2m-guard: error:' line mentioning needle."""
-    assert status == 1
+def assert_one_line_error(status: int, err: str, needle: str, *, code: int = 1) -> None:
+    """Exit ``code`` with a single 'm2m-guard: error:' line mentioning needle."""
+    assert status == code
     assert err.count("\n") == 1
     assert err.startswith("m2m-guard: error: ")
     assert needle in err
@@ -142,9 +142,10 @@ def test_keys_retire_by_kid_refuses_the_signing_key(run: Run, db: str) -> None:
 
 
 def test_a_negative_grace_is_refused(run: Run, db: str) -> None:
-    """--grace must not be negative."""
+    """--grace must not be negative: a usage error."""
     status, _, err = run("keys", "rotate", "--db", db, "--grace", "-5")
-    assert_one_line_error(status, err, "grace_seconds")
+    assert status == 2
+    assert "argument --grace: not a number of seconds >= 0: '-5'" in err
 
 
 def test_keys_commands_need_an_existing_database(run: Run, tmp_path: Path) -> None:
@@ -152,7 +153,7 @@ def test_keys_commands_need_an_existing_database(run: Run, tmp_path: Path) -> No
     path = tmp_path / "missing.db"
     for action in ("list", "rotate", "retire"):
         status, _, err = run("keys", action, "--db", str(path))
-        assert_one_line_error(status, err, "no issuer database")
+        assert_one_line_error(status, err, "no issuer database", code=2)
     assert not path.exists()
 
 
@@ -181,7 +182,9 @@ def test_issuer_serves_until_shutdown_and_prints_its_coordinates(
         seen["jwks"] = httpx.get(f"{server.base_url}/v1/sessions/jwks/project-test-cli").json()
         seen["sigterm"] = signal.getsignal(signal.SIGTERM)
 
-    monkeypatch.setattr(cli, "_wait_for_shutdown", probe)
+    from m2m_guard._tools import cli_issuer
+
+    monkeypatch.setattr(cli_issuer, "_wait_for_shutdown", probe)
     previous = signal.getsignal(signal.SIGTERM)
     db = tmp_path / "served.db"
     status, out, _ = run(
@@ -201,7 +204,7 @@ def test_issuer_serves_until_shutdown_and_prints_its_coordinates(
     assert "cli-secret-1" in out
     assert f"{seen['url']}/v1/public/project-test-cli/oauth2/token" in out
     assert len(seen["jwks"]["keys"]) == 1
-    assert seen["sigterm"] is cli._raise_interrupt
+    assert seen["sigterm"] is cli_issuer._raise_interrupt
     assert signal.getsignal(signal.SIGTERM) is previous
     assert not [t for t in threading.enumerate() if t.name == "m2m-guard-uvicorn"]
     with LocalIssuer(db) as issuer:
@@ -211,13 +214,13 @@ def test_issuer_serves_until_shutdown_and_prints_its_coordinates(
 def test_issuer_with_an_unusable_database_is_one_line(run: Run, tmp_path: Path) -> None:
     """A bad --db is a one-line error."""
     status, _, err = run("issuer", "--db", str(tmp_path / "no" / "such.db"))
-    assert_one_line_error(status, err, "cannot create")
+    assert_one_line_error(status, err, "cannot create", code=2)
 
 
 def test_issuer_refuses_a_database_of_another_project(run: Run, db: str) -> None:
     """--project-id must match the database's project."""
     status, _, err = run("issuer", "--db", db, "--project-id", "project-test-else")
-    assert_one_line_error(status, err, "belongs to project")
+    assert_one_line_error(status, err, "belongs to project", code=2)
 
 
 def test_waiting_ends_on_ctrl_c(capsys: pytest.CaptureFixture[str]) -> None:
@@ -227,7 +230,9 @@ def test_waiting_ends_on_ctrl_c(capsys: pytest.CaptureFixture[str]) -> None:
         def wait(self, timeout: float) -> bool:
             raise KeyboardInterrupt
 
-    cli._wait_for_shutdown(Interrupted())  # type: ignore[arg-type]
+    from m2m_guard._tools.cli_issuer import _wait_for_shutdown
+
+    _wait_for_shutdown(Interrupted())  # type: ignore[arg-type]
     assert capsys.readouterr().err == "stopping\n"
 
 
@@ -239,14 +244,18 @@ def test_waiting_ends_when_the_server_dies() -> None:
         def wait(self, timeout: float) -> bool:
             return next(answers)
 
-    cli._wait_for_shutdown(Dying())  # type: ignore[arg-type]
+    from m2m_guard._tools.cli_issuer import _wait_for_shutdown
+
+    _wait_for_shutdown(Dying())  # type: ignore[arg-type]
     assert next(answers, None) is None
 
 
 def test_sigterm_is_turned_into_keyboard_interrupt() -> None:
     """The SIGTERM handler raises KeyboardInterrupt for a clean stop."""
+    from m2m_guard._tools.cli_issuer import _raise_interrupt
+
     with pytest.raises(KeyboardInterrupt):
-        cli._raise_interrupt(signal.SIGTERM, None)
+        _raise_interrupt(signal.SIGTERM, None)
 
 
 # -- token ----------------------------------------------------------------------------
@@ -395,9 +404,13 @@ def test_issuer_off_the_main_thread_leaves_signals_alone(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Signal handlers can only be set from the main thread; elsewhere they are skipped."""
+    from m2m_guard._tools import cli_issuer
+
     handlers: list[object] = []
     monkeypatch.setattr(
-        cli, "_wait_for_shutdown", lambda server: handlers.append(signal.getsignal(signal.SIGTERM))
+        cli_issuer,
+        "_wait_for_shutdown",
+        lambda server: handlers.append(signal.getsignal(signal.SIGTERM)),
     )
     statuses: list[int] = []
     argv = ["issuer", "--port", "0", "--db", str(tmp_path / "t.db")]
@@ -405,7 +418,7 @@ def test_issuer_off_the_main_thread_leaves_signals_alone(
     thread.start()
     thread.join(30)
     assert statuses == [0]
-    assert handlers != [cli._raise_interrupt]
+    assert handlers != [cli_issuer._raise_interrupt]
 
 
 @pytest.mark.parametrize("module", ["starlette", "uvicorn"])
@@ -416,7 +429,7 @@ def test_a_missing_issuer_extra_is_explained(
     monkeypatch.setitem(sys.modules, module, None)
     for argv in (["issuer", "--db", db], ["keys", "list", "--db", db]):
         status, _, err = run(*argv)
-        assert_one_line_error(status, err, "pip install 'm2m-guard[issuer]'")
+        assert_one_line_error(status, err, "pip install 'm2m-guard[issuer]'", code=2)
         assert module in err
 
 

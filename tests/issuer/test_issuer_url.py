@@ -135,7 +135,7 @@ def serve_cli(
     def wait(server: ServerThread) -> None:
         seen.update(probe(server))
 
-    monkeypatch.setattr(cli, "_wait_for_shutdown", wait)
+    monkeypatch.setattr("m2m_guard._tools.cli_issuer._wait_for_shutdown", wait)
     previous = signal.getsignal(signal.SIGTERM)
     status = cli.main(["issuer", "--port", "0", *argv])
     signal.signal(signal.SIGTERM, previous)
@@ -222,7 +222,7 @@ def test_cli_claims_template_is_set_and_bad_ones_are_one_line(
             "--claims-template",
             path,
         )
-        assert status == 1
+        assert status == 2  # a configuration error
         assert err.count("\n") == 1
         assert "--claims-template" in err
         assert "served" not in seen

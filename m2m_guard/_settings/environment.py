@@ -89,7 +89,17 @@ _STYTCH = ("STYTCH_PROJECT_ID", "STYTCH_ENVIRONMENT", "STYTCH_B2B")
 _NOT_WITH_STYTCH = ("ISSUER", "JWKS_URL", "DISCOVERY_URL", "JWKS")
 #: read by other parts of the package (the CLI, start-up checks, the HTTP seam)
 ELSEWHERE = frozenset(
-    {"TOKEN_URL", "CLIENT_ID", "CLIENT_SECRET", "ISSUER_DB", "HTTP", "REQUIRE_KEYS_AT_STARTUP"}
+    {
+        "TOKEN_URL",
+        "CLIENT_ID",
+        "CLIENT_SECRET",
+        "ISSUER_DB",
+        "ISSUER_URL",
+        "PROJECT_ID",
+        "PROJECT_SECRET",
+        "HTTP",
+        "REQUIRE_KEYS_AT_STARTUP",
+    }
 )
 
 

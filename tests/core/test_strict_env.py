@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import pytest
 from flask import Flask
 
+import m2m_guard
 from m2m_guard import ConfigurationError, Verifier
 from m2m_guard._settings.environment import ELSEWHERE, VARIABLES
 from m2m_guard.flask import M2MGuard
@@ -174,3 +176,14 @@ def test_flask_app_config_follows_the_same_rules() -> None:
     )
     with pytest.raises(ConfigurationError, match=r"^M2M_GUARD_LEEWAY must be between"):
         M2MGuard(app)
+
+
+def test_every_variable_the_package_reads_is_known() -> None:
+    """A variable read anywhere in m2m_guard but unknown to from_env would make
+    from_env refuse an environment the package itself asked for."""
+    package = Path(m2m_guard.__file__).parent
+    source = "\n".join(p.read_text() for p in package.rglob("*.py"))
+    read = set(re.findall(r"M2M_GUARD_([A-Z][A-Z0-9_]*[A-Z0-9])\b", source))
+    read |= set(re.findall(r'\b_env\("([A-Z][A-Z0-9_]*)"\)', source))
+    known = {*VARIABLES, *ELSEWHERE, "STYTCH_PROJECT_ID", "STYTCH_ENVIRONMENT", "STYTCH_B2B"}
+    assert read - known == set()

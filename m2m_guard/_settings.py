@@ -9,9 +9,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
 from jwt.exceptions import InvalidKeyError
 
+from ._http import httpx
 from ._sansio.discovery import origin_of
 from ._sansio.errors import ConfigurationError
 from ._sansio.keys import KeySet, key_from_pem

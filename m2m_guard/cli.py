@@ -211,7 +211,7 @@ def _token_error(response: Any) -> str:
 
 def cmd_token(args: argparse.Namespace) -> int:
     """Fetch a client-credentials access token and print it."""
-    import httpx
+    from ._http import httpx
 
     url = args.url or _env("TOKEN_URL")
     client_id = args.client_id or _env("CLIENT_ID")
@@ -271,7 +271,7 @@ def _verifier_for(args: argparse.Namespace) -> Any:
         else:
             extra["discovery_url"] = args.issuer
         return Verifier(issuer=args.issuer, audience=args.audience, **extra)
-    if any(name.startswith("M2M_GUARD_") for name in os.environ):
+    if any(name.startswith("M2M_GUARD_") and name != "M2M_GUARD_HTTP" for name in os.environ):
         return Verifier.from_env(**extra)
     raise CLIError("say whose token it is: --stytch-project ID, or --issuer and --audience")
 

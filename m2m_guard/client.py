@@ -39,11 +39,11 @@ from typing import Any, Literal, TypeAlias
 from urllib.parse import quote_plus
 
 import anyio
-import httpx
 from anyio.lowlevel import RunVar
 
 from ._closing import Closing
 from ._drivers import Watchdog
+from ._http import httpx
 from ._presets import stytch_base_url
 from ._sansio.errors import ConfigurationError, M2MGuardError
 from ._text import inert

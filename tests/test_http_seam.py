@@ -146,7 +146,7 @@ def test_the_environment_variable_chooses_at_import(name: str) -> None:
     code = (
         "import m2m_guard, m2m_guard.client as c, m2m_guard._http as h, m2m_guard._drivers as d\n"
         "auth = c.ClientCredentialsAuth('https://issuer.invalid/token', 'id', 'secret')\n"
-        "own = type(auth._sync_client()).__module__.split('.')[0]\n"
+        "own = type(auth._sync.client()).__module__.split('.')[0]\n"
         "print(h.NAME, h.httpx.__name__, d.httpx.__name__, own)"
     )
     result = run_python(code, M2M_GUARD_HTTP=name)

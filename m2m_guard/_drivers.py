@@ -32,16 +32,19 @@ import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
-import httpx
 
 from ._gate import RefreshGate, gate_of
+from ._http import CORE_PACKAGES, HTTP_ERRORS, httpx
 from ._loops import PerLoop
 from ._sansio.fetch import FetchResponse, HttpGet, ResponseReader
 from ._sansio.flow import run_async, run_sync
 from ._sansio.jwks import JWKSCache, Refresh
+
+if TYPE_CHECKING:
+    from ._http import AsyncClient, Response, SyncClient
 
 __all__ = ["AsyncDriver", "SyncDriver", "Watchdog", "failure_reason"]
 
@@ -51,7 +54,8 @@ _IDENTITY = {"accept-encoding": "identity"}
 _TIMED_OUT = FetchResponse(None, {}, reason="timed out")
 # InvalidURL is not an HTTPError; a bad (e.g. discovered) URL must still be a
 # failed fetch that starts the cooldown, not an exception out of verify().
-_FETCH_ERRORS = (httpx.HTTPError, httpx.InvalidURL)
+# Both of every installed HTTP package: a user's client may be of either.
+_FETCH_ERRORS = HTTP_ERRORS
 
 
 def _options(get: HttpGet, timeout: float) -> dict[str, Any]:
@@ -123,7 +127,7 @@ class Watchdog:
         self.cancel()
 
     @contextlib.contextmanager
-    def guarding(self, response: httpx.Response) -> Iterator[None]:
+    def guarding(self, response: Response) -> Iterator[None]:
         """Watch ``response``'s connection while the block reads it.
 
         The watch ends when the block does: put it inside whatever closes the
@@ -157,17 +161,18 @@ def _shut(sock: socket.socket) -> None:
 def _sending_stream() -> object:
     """The network stream of the httpcore connection that is sending a request.
 
-    Called from a ``send_request_headers`` trace: httpcore traces it from the
-    connection's ``handle_request`` a few frames up, and announces no socket
-    for a connection taken from its pool, so this is how the watchdog finds
-    one. ``None`` when no such frame is found (another transport).
+    Called from a ``send_request_headers`` trace: httpcore (``httpcore2``
+    under ``httpx2``) traces it from the connection's ``handle_request`` a
+    few frames up, and announces no socket for a connection taken from its
+    pool, so this is how the watchdog finds one. ``None`` when no such frame
+    is found (another transport).
     """
     frame: FrameType | None = sys._getframe(1)
     for _ in range(8):
         if frame is None:
             break
         owner = frame.f_locals.get("self")
-        if type(owner).__module__.split(".")[0] == "httpcore":
+        if type(owner).__module__.split(".")[0] in CORE_PACKAGES:
             stream = getattr(owner, "_network_stream", None)
             if stream is not None:
                 return stream
@@ -197,11 +202,11 @@ def failure_reason(exc: BaseException) -> str:
 class SyncDriver:
     """Fetches with an ``httpx.Client``; concurrent threads share one fetch."""
 
-    def __init__(self, client: httpx.Client | None = None) -> None:
+    def __init__(self, client: SyncClient | None = None) -> None:
         self._client = client
         self._owns_client = client is None
 
-    def _http(self) -> httpx.Client:
+    def _http(self) -> SyncClient:
         if self._client is None:
             # No keep-alive: fetches are minutes apart, and an idle connection
             # held that long is more likely dead than useful.
@@ -264,7 +269,7 @@ class _LoopState:
     locks: weakref.WeakKeyDictionary[JWKSCache, anyio.Lock] = field(
         default_factory=weakref.WeakKeyDictionary
     )
-    client: httpx.AsyncClient | None = None
+    client: AsyncClient | None = None
 
 
 #: how often a task waiting for another thread's or loop's refresh looks again
@@ -302,7 +307,7 @@ class AsyncDriver:
     ``anyio.run`` in threads do.
     """
 
-    def __init__(self, client: httpx.AsyncClient | None = None) -> None:
+    def __init__(self, client: AsyncClient | None = None) -> None:
         self._client = client
         self._per_loop = PerLoop(_LoopState)
 
@@ -333,7 +338,7 @@ class AsyncDriver:
         finally:
             lock.release()
 
-    def _http(self) -> httpx.AsyncClient:
+    def _http(self) -> AsyncClient:
         if self._client is not None:
             return self._client
         state = self._per_loop.get()

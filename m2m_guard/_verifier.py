@@ -6,9 +6,7 @@ import logging
 import os
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from . import _presets
 from ._base import IssuerVerifier
@@ -24,6 +22,9 @@ from ._sansio.scopes import normalize_scopes
 from ._settings.conversions import claims_policy, engine_limits, key_cache
 from ._settings.environment import settings_from_mapping
 from .events import EventHook, TokenVerified, VerificationFailed, emit
+
+if TYPE_CHECKING:
+    from ._http import AsyncClient, SyncClient
 
 __all__ = ["Verifier"]
 
@@ -70,7 +71,8 @@ class Verifier(IssuerVerifier):
         token_cache_size: how many verified tokens to remember (0: none).
             A cached token is re-checked for time and key on every use.
         jwks_policy: JWKS cache tuning (max-age bounds, cooldown, timeouts).
-        http_client / async_http_client: your own httpx clients for fetches.
+        http_client / async_http_client: your own clients for fetches, of
+            ``httpx`` or ``httpx2``.
         clock: seconds since the epoch; injectable for tests.
         on_event: called with every ``m2m_guard.events`` event (JWKS
             fetches, stale keys served, tokens verified or refused), for
@@ -102,8 +104,8 @@ class Verifier(IssuerVerifier):
         max_token_size: int = 8192,
         token_cache_size: int = 4096,
         jwks_policy: JWKSPolicy | None = None,
-        http_client: httpx.Client | None = None,
-        async_http_client: httpx.AsyncClient | None = None,
+        http_client: SyncClient | None = None,
+        async_http_client: AsyncClient | None = None,
         clock: Callable[[], float] = time.time,
         on_event: EventHook | None = None,
     ) -> None:

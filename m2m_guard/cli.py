@@ -34,16 +34,26 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._text import inert
 from ._tools.cli_clients import add_clients
-from ._tools.cli_common import PROG, CLIError, exit_status, require_issuer_extra, seconds
+from ._tools.cli_common import (
+    PROG,
+    CLIError,
+    UsageError,
+    exit_status,
+    require_issuer_extra,
+    seconds,
+)
 from ._tools.cli_common import add_db as _add_db
 from ._tools.cli_common import env as _env
 from ._tools.cli_issuer import add_issuer, cmd_keys_list, cmd_keys_retire, cmd_keys_rotate
 from ._tools.cli_verify import add_verify
 from ._version import __version__
+
+if TYPE_CHECKING:
+    from ._sansio.errors import TokenRequestError
 
 __all__ = ["build_parser", "main"]
 
@@ -51,48 +61,62 @@ __all__ = ["build_parser", "main"]
 # -- token ----------------------------------------------------------------
 
 
-def _token_error(response: Any) -> str:
+def _refusal(exc: TokenRequestError, status: int) -> str:
+    """Why the token endpoint refused: its OAuth2 error, else its status's reason."""
+    from http import HTTPStatus
+
+    if exc.upstream_error:
+        return f"{exc.upstream_error}: {exc.error_description or ''}".rstrip(": ")
     try:
-        body = response.json()
-    except (ValueError, RecursionError):
-        body = None
-    if isinstance(body, dict) and "error" in body:
-        return f"{body['error']}: {body.get('error_description', '')}".rstrip(": ")
-    return response.reason_phrase or "unexpected response"
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "unexpected response"
 
 
 def cmd_token(args: argparse.Namespace) -> int:
-    """Fetch a client-credentials access token and print it."""
-    import httpx
+    """Fetch a client-credentials access token and print it.
+
+    The request is the caller side's own (``m2m_guard.client``): the same
+    body, the same checks of the answer, the same deadline.
+    """
+    from ._sansio.errors import ConfigurationError, TokenRequestError
+    from .client._auth import configure
+    from .client._sync import request_token
 
     url = args.url or _env("TOKEN_URL")
     client_id = args.client_id or _env("CLIENT_ID")
     client_secret = args.client_secret or _env("CLIENT_SECRET")
     if not (url and client_id and client_secret):
-        raise CLIError("token needs --url, --client-id and --client-secret")
-    data = {"grant_type": "client_credentials", "client_id": client_id}
-    data["client_secret"] = client_secret
-    if args.scope is not None:
-        data["scope"] = " ".join(" ".join(args.scope).split())
+        raise UsageError("token needs --url, --client-id and --client-secret")
+    params: dict[str, str] = {}
     for claim in args.claim:
         name, sep, value = claim.partition("=")
         if not sep or not name:
-            raise CLIError(f"--claim wants NAME=VALUE, not {claim!r}")
-        data[name] = value
+            raise UsageError(f"--claim wants NAME=VALUE, not {claim!r}")
+        params[name] = value
     try:
-        response = httpx.post(url, data=data, timeout=args.timeout, follow_redirects=False)
-    except httpx.HTTPError as exc:
-        raise CLIError(f"cannot reach {url}: {exc}") from exc
-    if response.status_code != 200:
-        raise CLIError(
-            f"token request refused (HTTP {response.status_code}): {_token_error(response)}"
+        config = configure(
+            url,
+            client_id,
+            client_secret,
+            scopes=None if args.scope is None else " ".join(args.scope),
+            auth_method="client_secret_post",
+            extra_params=params,
+            timeout=args.timeout,
         )
-    try:
-        body = response.json()
-        token = body["access_token"]
-    except (ValueError, KeyError, TypeError, RecursionError) as exc:
+        token = request_token(config)
+    except ConfigurationError as exc:
+        raise CLIError(str(exc)) from exc
+    except TokenRequestError as exc:
+        status = exc.http_status
+        if status is None:
+            raise CLIError(f"cannot reach {url}: {exc.__cause__}") from exc
+        if status != 200:
+            raise CLIError(
+                f"token request refused (HTTP {status}): {_refusal(exc, status)}"
+            ) from exc
         raise CLIError("the token endpoint did not answer with an access_token") from exc
-    print(json.dumps(body, indent=2) if args.json else token)
+    print(json.dumps(token.response, indent=2) if args.json else token.value)
     return 0
 
 

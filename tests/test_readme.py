@@ -71,3 +71,35 @@ def test_the_clients_commands_run_as_written(
         assert issuer.search_clients().total == 0
     assert "client_secret: " in out
     assert "next_client_secret: " in out
+
+
+@pytest.mark.slow
+def test_dependencies_section_snippets_run_against_a_local_issuer() -> None:
+    """The httpx2 snippets of 'Dependencies' work as written: a Verifier fetching keys with
+    the user's httpx2.Client, and ClientCredentialsAuth as an httpx2.Client's auth."""
+    pytest.importorskip("httpx2")
+    from m2m_guard import Verifier
+    from m2m_guard._tools.demo import protected_app
+    from m2m_guard._tools.server import ServerThread
+    from m2m_guard.issuer import LocalIssuer, ScryptParams, create_app
+
+    blocks = python_blocks(section("Dependencies"))
+    assert len(blocks) == 2
+    with (
+        LocalIssuer(":memory:", scrypt=ScryptParams.insecure_fast()) as issuer,
+        ServerThread(create_app(issuer=issuer)) as issuer_server,
+        Verifier.for_stytch(issuer.project_id, environment=issuer_server.base_url) as verifier,
+        ServerThread(protected_app(verifier)) as api_server,
+    ):
+        client, secret = issuer.create_client(scopes=["read:settings"])
+        names = {
+            "PROJECT_ID": issuer.project_id,
+            "ISSUER_URL": issuer_server.base_url,
+            "API_URL": api_server.base_url,
+            "client_id": client.client_id,
+            "client_secret": secret,
+            "token": issuer.issue_token(client.client_id, secret).access_token,
+        }
+        for block in blocks:
+            exec(compile(block, "README.md", "exec"), names)  # noqa: S102 - our own README
+    assert names["claims"].client_id == client.client_id

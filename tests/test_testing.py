@@ -351,7 +351,7 @@ def test_a_hosts_http_client_is_shared_and_closed(m2m_issuer: LiveIssuer) -> Non
     """Verifiers and auths of a live issuer fetch with the host's one client."""
     client = m2m_issuer.create_client(["a"])
     auth = client.auth()
-    assert auth._given_client is m2m_issuer.http
+    assert auth._sync._given is m2m_issuer.http
     assert not m2m_issuer.http.is_closed
     with IssuerHost() as host, host.issuer() as issuer:
         http = issuer.http

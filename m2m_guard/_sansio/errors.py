@@ -22,7 +22,8 @@ HTTP status, its RFC 6750 error code and how to render its own
     │   ├── TokenNotYetValidError       nbf in the future, or iat in the future
     │   └── TokenTooOldError            older than max_token_age
     ├── InsufficientScopeError      403 insufficient_scope
-    └── KeysUnavailableError        503, with Retry-After
+    ├── KeysUnavailableError        503, with Retry-After
+    └── TokenRequestError           502, the caller side could not get a token
 
 Descriptions are safe to show to the caller: they say what is wrong with the
 token, never what went wrong inside (no upstream HTTP errors, no paths).
@@ -50,6 +51,7 @@ __all__ = [
     "MalformedTokenError",
     "MissingTokenError",
     "TokenNotYetValidError",
+    "TokenRequestError",
     "TokenTooLargeError",
     "TokenTooOldError",
     "UnknownKeyError",
@@ -313,3 +315,54 @@ class KeysUnavailableError(M2MGuardError):
         self, realm: str = "api", *, resource_metadata: str | None = None
     ) -> dict[str, str]:
         return {"cache-control": "no-store", "retry-after": str(self.retry_after)}
+
+
+class TokenRequestError(M2MGuardError):
+    """The caller side: the token endpoint refused a token, or answered something unusable.
+
+    ``m2m_guard.client.ClientCredentialsAuth`` raises it. ``str(exc)`` says
+    what went wrong in detail, for logs. ``error``, ``description`` and the
+    rendered response stay generic (``temporarily_unavailable``, no
+    challenge): should this escape into an integration's error handler, the
+    upstream details never reach that service's own caller.
+
+    Attributes:
+        upstream_error: the token endpoint's OAuth2 error code (RFC 6749
+            §5.2), e.g. ``invalid_client``; ``None`` when it gave none.
+        error_description: the token endpoint's ``error_description``, or
+            ``None``.
+        http_status: the token endpoint's HTTP status; ``None`` when no
+            response arrived (connection refused, timeout).
+    """
+
+    status_code = 502
+    error = "temporarily_unavailable"
+    default_description = "An access token for an upstream service could not be obtained."
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        upstream_error: str | None = None,
+        error_description: str | None = None,
+        http_status: int | None = None,
+    ) -> None:
+        super().__init__()
+        self.args = (message,)
+        self.upstream_error = upstream_error
+        self.error_description = error_description
+        self.http_status = http_status
+
+    def www_authenticate(
+        self, realm: str = "api", *, resource_metadata: str | None = None
+    ) -> str | None:
+        return None
+
+    def _copy(self) -> TokenRequestError:
+        """A new exception with the same details (for each caller that shares a failure)."""
+        return TokenRequestError(
+            str(self),
+            upstream_error=self.upstream_error,
+            error_description=self.error_description,
+            http_status=self.http_status,
+        )

@@ -27,15 +27,15 @@ from .errors import (
 )
 from .frozen import FrozenDict, FrozenList
 
-__all__ = ["ParsedToken", "extract_bearer_token", "parse_token"]
+__all__ = ["B64TOKEN", "ParsedToken", "extract_bearer_token", "parse_token"]
 
 # The last character of a canonical segment, by segment length modulo 4:
 # with 2 trailing characters 4 bits are unused, with 3 characters 2 bits.
 _CANONICAL_LAST_2 = frozenset("AQgw")
 _CANONICAL_LAST_3 = frozenset("AEIMQUYcgkosw048")
 _BEARER = re.compile(r"[Bb][Ee][Aa][Rr][Ee][Rr]")
-# RFC 6750 §2.1 b64token
-_B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
+#: RFC 6750 §2.1 b64token: the only characters a bearer token may carry in a header
+B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
 
 
 class ParsedToken(NamedTuple):
@@ -78,7 +78,7 @@ def extract_bearer_token(authorization: str | Sequence[str] | None) -> str:
         raise InvalidRequestError("The Bearer credentials are empty.")
     if "," in credentials or " " in credentials:
         raise InvalidRequestError("The Authorization header carries more than one credential.")
-    if not _B64TOKEN.fullmatch(credentials):
+    if not B64TOKEN.fullmatch(credentials):
         raise InvalidRequestError("The Bearer credentials contain invalid characters.")
     return credentials
 

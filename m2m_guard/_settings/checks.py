@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
-import httpx
 from jwt.exceptions import InvalidKeyError
 
+from m2m_guard._http import httpx
 from m2m_guard._sansio.discovery import origin_of
 from m2m_guard._sansio.errors import ConfigurationError
 from m2m_guard._sansio.keys import KeySet, key_from_pem
+from m2m_guard._urls import is_loopback
 
 __all__ = [
     "check_url",
@@ -22,8 +22,10 @@ __all__ = [
     "names",
     "optional_names",
     "origin",
+    "plain_http",
     "static_keys",
     "strings",
+    "valid_url",
 ]
 
 logger = logging.getLogger("m2m_guard")
@@ -70,27 +72,31 @@ def claim_values_of(values: Mapping[str, str] | None) -> tuple[tuple[str, str], 
     return items
 
 
-def check_url(url: str, what: str) -> None:
-    """Refuse anything but a valid http(s) URL; warn about plain http off loopback."""
+def valid_url(url: str, what: str) -> SplitResult:
+    """The parts of a valid http(s) URL; anything else is a ``ConfigurationError``.
+
+    Its ``hostname`` is never empty.
+    """
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - raises ValueError for a port that is not a number
         httpx.URL(url)
-    except (ValueError, httpx.InvalidURL):
+    except (ValueError, TypeError, httpx.InvalidURL):
         raise ConfigurationError.of(what, f"is not a valid URL: {url!r}") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigurationError.of(what, f"must be an http(s) URL, got {url!r}")
-    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+    return parts
+
+
+def plain_http(parts: SplitResult) -> bool:
+    """Whether a request to this URL travels unencrypted beyond loopback."""
+    return parts.scheme == "http" and not is_loopback(parts.hostname or "")
+
+
+def check_url(url: str, what: str) -> None:
+    """Refuse anything but a valid http(s) URL; warn about plain http off loopback."""
+    if plain_http(valid_url(url, what)):
         logger.warning("%s %s uses plain http; use https outside local development", what, url)
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def static_keys(jwks: Mapping[str, Any] | str | None, public_key: str | bytes | None) -> KeySet:

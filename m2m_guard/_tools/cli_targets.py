@@ -45,7 +45,7 @@ class HTTPTarget:
     """Stytch's management API of a running issuer, over HTTP."""
 
     def __init__(self, base_url: str, project_id: str, secret: str, timeout: float) -> None:
-        import httpx
+        from m2m_guard._http import httpx
 
         self._httpx = httpx
         try:

@@ -70,9 +70,16 @@ def _verifier_for(args: argparse.Namespace, on_event: Any = None) -> Verifier:
         else:
             extra["discovery_url"] = args.issuer
         return Verifier(issuer=args.issuer, audience=args.audience, **extra)
-    if any(name.startswith("M2M_GUARD_") for name in os.environ):
+    if any(_sets_the_verifier(name) for name in os.environ):
         return Verifier.from_env(**extra)
     raise UsageError("say whose token it is: --stytch-project ID, or --issuer and --audience")
+
+
+def _sets_the_verifier(name: str) -> bool:
+    """An ``M2M_GUARD_*`` variable of ``Verifier.from_env``, not the CLI's or the seam's."""
+    from m2m_guard._settings.environment import ELSEWHERE
+
+    return name.startswith("M2M_GUARD_") and name[len("M2M_GUARD_") :] not in ELSEWHERE
 
 
 def cmd_verify(args: argparse.Namespace) -> int:

@@ -15,8 +15,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TextIO
 
-import httpx
-
+from m2m_guard._http import httpx
 from m2m_guard._verifier import Verifier
 from m2m_guard.client import ClientCredentialsAuth
 from m2m_guard.issuer import LocalIssuer, create_app

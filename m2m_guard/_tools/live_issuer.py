@@ -18,8 +18,7 @@ import socket
 from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 from typing import TYPE_CHECKING, Any
 
-import httpx
-
+from m2m_guard._http import httpx
 from m2m_guard._verifier import Verifier
 from m2m_guard.client import ClientCredentialsAuth
 

@@ -6,14 +6,17 @@ import json
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from types import ModuleType
 from typing import Any
 from urllib.parse import parse_qsl
 
-import httpx
 import pytest
 
+from m2m_guard._http import httpx
 from m2m_guard.client import ClientCredentialsAuth
 from tests.support import clock as support_clock
+
+from .wire_server import LocalIssuer, serving
 
 # RFC 6761: .invalid never resolves, so nothing here can leave the machine.
 TOKEN_URL = "https://issuer.invalid/oauth2/token"
@@ -148,3 +151,17 @@ def api_client(api: Api) -> Iterator[Callable[[ClientCredentialsAuth], httpx.Cli
     yield make
     for client in clients:
         client.close()
+
+
+@pytest.fixture
+def issuer() -> Iterator[LocalIssuer]:
+    """A token endpoint and an API over real sockets, on an ephemeral loopback port."""
+    with serving() as server:
+        yield server
+
+
+@pytest.fixture(params=["httpx", "httpx2"])
+def package(request: pytest.FixtureRequest) -> ModuleType:
+    """Each HTTP package a user's client may come from, skipped when not installed."""
+    module: ModuleType = pytest.importorskip(request.param)
+    return module

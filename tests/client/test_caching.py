@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-import httpx
 import pytest
 
+from m2m_guard._http import httpx
 from m2m_guard.client import ClientCredentialsAuth, TokenRequestError
 
 from .conftest import FakeClock, TokenEndpoint

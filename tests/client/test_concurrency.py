@@ -13,9 +13,9 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import anyio
-import httpx
 import pytest
 
+from m2m_guard._http import httpx
 from m2m_guard.client import ClientCredentialsAuth, TokenRequestError
 
 from .conftest import CLIENT_ID, CLIENT_SECRET, TOKEN_URL, Api, FakeClock, TokenEndpoint
@@ -73,7 +73,7 @@ def test_threads_waiting_for_a_failing_fetch_share_its_error(
     with ThreadPoolExecutor(N) as pool:
         errors = list(pool.map(attempt, range(N)))
     assert endpoint.fetches == 1
-    assert all(e is not None and e.error == "temporarily_unavailable" for e in errors)
+    assert all(e is not None and e.upstream_error == "temporarily_unavailable" for e in errors)
     assert len({id(e) for e in errors}) == N  # each thread gets its own exception object
 
 

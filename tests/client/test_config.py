@@ -16,6 +16,8 @@ BAD: dict[str, dict[str, Any]] = {
     "ftp token URL": {"token_url": "ftp://issuer.invalid/token"},
     "relative token URL": {"token_url": "/oauth2/token"},
     "unparseable token URL": {"token_url": "https://[::1"},
+    "token URL that is no string": {"token_url": b"https://issuer.invalid/token"},
+    "a timeout of the wrong type": {"timeout": "5"},
     "empty client_id": {"client_id": ""},
     "empty client_secret": {"client_secret": ""},
     "unknown auth_method": {"auth_method": "private_key_jwt"},
@@ -59,7 +61,7 @@ def test_for_stytch_rejects_bad_project_or_environment(project_id: str, environm
 
 def test_httpx_timeout_object_is_accepted() -> None:
     """An httpx.Timeout can be given instead of seconds."""
-    import httpx
+    from m2m_guard._http import httpx
 
     ClientCredentialsAuth(TOKEN_URL, CLIENT_ID, CLIENT_SECRET, timeout=httpx.Timeout(1, read=3))
 

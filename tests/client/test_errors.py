@@ -6,9 +6,9 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-import httpx
 import pytest
 
+from m2m_guard._http import httpx
 from m2m_guard._sansio.errors import M2MGuardError
 from m2m_guard.client import ClientCredentialsAuth, TokenRequestError
 
@@ -33,7 +33,7 @@ def test_refusal_carries_oauth_error_description_and_status(
     with pytest.raises(TokenRequestError) as info:
         make_auth().get_token()
     error = info.value
-    assert (error.error, error.error_description, error.http_status) == (
+    assert (error.upstream_error, error.error_description, error.http_status) == (
         "invalid_client",
         "bad secret",
         401,
@@ -49,7 +49,7 @@ def test_refusal_without_a_json_body_still_reports_the_status(
     answering(endpoint, httpx.Response(500, text="<h1>oops</h1>"))
     with pytest.raises(TokenRequestError) as info:
         make_auth().get_token()
-    assert (info.value.error, info.value.http_status) == (None, 500)
+    assert (info.value.upstream_error, info.value.http_status) == (None, 500)
 
 
 def test_redirects_are_refused_not_followed(make_auth: MakeAuth, endpoint: TokenEndpoint) -> None:
@@ -97,7 +97,7 @@ def test_error_in_a_200_answer_is_reported(make_auth: MakeAuth, endpoint: TokenE
     answering(endpoint, httpx.Response(200, json={"error": "invalid_scope"}))
     with pytest.raises(TokenRequestError) as info:
         make_auth().get_token()
-    assert info.value.error == "invalid_scope"
+    assert info.value.upstream_error == "invalid_scope"
 
 
 def test_endpoint_error_text_is_truncated(make_auth: MakeAuth, endpoint: TokenEndpoint) -> None:
@@ -240,7 +240,7 @@ def test_control_characters_from_the_endpoint_never_reach_logs_raw(
             auth.get_token()
     error = info.value
     assert "token refresh failed" in caplog.text
-    shown = [str(error), error.error or "", error.error_description or ""]
+    shown = [str(error), error.upstream_error or "", error.error_description or ""]
     shown += [record.getMessage() for record in caplog.records]
     for line in shown:
         assert line.isprintable(), repr(line)

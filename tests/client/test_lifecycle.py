@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import httpx
 import pytest
 
+from m2m_guard._http import httpx
 from m2m_guard.client import ClientCredentialsAuth
 
 from .conftest import CLIENT_ID, CLIENT_SECRET, TOKEN_URL, FakeClock, TokenEndpoint
@@ -16,10 +16,10 @@ from .conftest import CLIENT_ID, CLIENT_SECRET, TOKEN_URL, FakeClock, TokenEndpo
 def test_close_closes_the_client_the_auth_created() -> None:
     """close() closes the internal sync token client, and a later fetch gets a new one."""
     auth = ClientCredentialsAuth(TOKEN_URL, CLIENT_ID, CLIENT_SECRET)
-    own = auth._sync_client()
+    own = auth._sync.client()
     auth.close()
     assert own.is_closed
-    assert auth._sync_client() is not own
+    assert auth._sync.client() is not own
     auth.close()
 
 
@@ -27,7 +27,7 @@ def test_own_clients_are_reused_not_recreated() -> None:
     """Every token fetch reuses the one client the auth created (no client per fetch)."""
     auth = ClientCredentialsAuth(TOKEN_URL, CLIENT_ID, CLIENT_SECRET)
     with auth:
-        assert auth._sync_client() is auth._sync_client()
+        assert auth._sync.client() is auth._sync.client()
 
 
 @pytest.mark.anyio
@@ -35,9 +35,9 @@ async def test_own_async_client_is_reused_within_a_loop() -> None:
     """Within one event loop, token fetches share one async client and one lock."""
     auth = ClientCredentialsAuth(TOKEN_URL, CLIENT_ID, CLIENT_SECRET)
     async with auth:
-        state = auth._loop_state()
-        assert auth._loop_state() is state
-        assert auth._async_client(state) is auth._async_client(state)
+        state = auth._async.loop_state()
+        assert auth._async.loop_state() is state
+        assert auth._async.client() is auth._async.client()
 
 
 def test_close_leaves_a_given_client_open(endpoint: TokenEndpoint, clock: FakeClock) -> None:
@@ -54,8 +54,8 @@ def test_close_leaves_a_given_client_open(endpoint: TokenEndpoint, clock: FakeCl
 async def test_aclose_closes_the_clients_the_auth_created() -> None:
     """aclose() closes this event loop's internal async client and the sync one."""
     auth = ClientCredentialsAuth(TOKEN_URL, CLIENT_ID, CLIENT_SECRET)
-    own_async = auth._async_client(auth._loop_state())
-    own_sync = auth._sync_client()
+    own_async = auth._async.client()
+    own_sync = auth._sync.client()
     async with auth:
         pass
     assert own_async.is_closed

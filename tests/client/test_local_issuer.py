@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import httpx
 import pytest
 
 from m2m_guard import Verifier
+from m2m_guard._http import httpx
 from m2m_guard._tools.server import ServerThread
 from m2m_guard.client import ClientCredentialsAuth, TokenRequestError
 from m2m_guard.issuer import LocalIssuer, ScryptParams, create_app
@@ -101,4 +101,4 @@ def test_refused_credentials_raise_token_request_error(world: tuple[LocalIssuer,
         pytest.raises(TokenRequestError) as info,
     ):
         http.get("/settings")
-    assert info.value.error == "invalid_client"
+    assert info.value.upstream_error == "invalid_client"

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
-import httpx
 import pytest
 
+from m2m_guard._http import httpx
 from m2m_guard.client import ClientCredentialsAuth, TokenRequestError
 
 from .conftest import CLIENT_ID, CLIENT_SECRET, TOKEN_URL, Api, FakeClock, TokenEndpoint

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 
 import pytest
 
@@ -64,15 +65,15 @@ def test_a_fetch_that_never_finishes_elsewhere_is_waited_for_only_so_long(
     """Waiting for another thread's or loop's request is bounded; then it works again."""
 
     auth = ClientCredentialsAuth(endpoint.url, "client", "secret-1234")
-    auth._wait_limit = 0.05  # instead of the deadline plus a second
-    auth._thread_lock.acquire()  # a request elsewhere that never ends
+    auth._shared = replace(auth._shared, wait_limit=0.05)  # not the deadline plus a second
+    auth._shared.lock.acquire()  # a request elsewhere that never ends
     try:
         with pytest.raises(TokenRequestError, match="did not finish"):
             auth.get_token()
         with pytest.raises(TokenRequestError, match="did not finish"):
             in_a_loop(auth)()
     finally:
-        auth._thread_lock.release()
+        auth._shared.lock.release()
     assert endpoint.requests == 0
     assert in_a_loop(auth)() == "tok-1"  # nothing was left held
     auth.close()

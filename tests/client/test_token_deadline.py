@@ -9,9 +9,9 @@ satisfied, so only a deadline on the whole request stops it.
 from __future__ import annotations
 
 import time
+from types import ModuleType
 
 import anyio
-import httpx
 import pytest
 
 from m2m_guard.client import ClientCredentialsAuth, TokenRequestError
@@ -26,10 +26,13 @@ BOUND = 4 * TIMEOUT
 @pytest.mark.parametrize("part", ["headers", "body"])
 @pytest.mark.parametrize("own_client", [False, True], ids=["auth-client", "callers-client"])
 def test_a_trickled_sync_token_request_is_cut_at_the_timeout(
-    part: str, own_client: bool, clock: FakeClock
+    part: str, own_client: bool, package: ModuleType, clock: FakeClock
 ) -> None:
-    """get_token raises TokenRequestError after about one timeout, not after 20 s."""
-    with KeepAliveServer(TOKEN, part) as server, httpx.Client() as client:
+    """get_token raises TokenRequestError after about one timeout, not after 20 s.
+
+    The caller's client may be of either package (``package``).
+    """
+    with KeepAliveServer(TOKEN, part) as server, package.Client() as client:
         auth = ClientCredentialsAuth(
             server.url,
             "client",
@@ -51,11 +54,13 @@ def test_a_trickled_sync_token_request_is_cut_at_the_timeout(
 
 
 @pytest.mark.parametrize("part", ["headers", "body"])
-def test_a_trickled_async_token_request_is_cut_at_the_timeout(part: str, clock: FakeClock) -> None:
+def test_a_trickled_async_token_request_is_cut_at_the_timeout(
+    part: str, package: ModuleType, clock: FakeClock
+) -> None:
     """aget_token on the caller's AsyncClient: the same bound."""
 
     async def scenario() -> float:
-        async with httpx.AsyncClient() as client:
+        async with package.AsyncClient() as client:
             auth = ClientCredentialsAuth(
                 server.url,
                 "client",
@@ -77,9 +82,11 @@ def test_a_trickled_async_token_request_is_cut_at_the_timeout(part: str, clock: 
     assert took < BOUND
 
 
-def test_a_prompt_answer_on_the_callers_client_keeps_its_connection(clock: FakeClock) -> None:
+def test_a_prompt_answer_on_the_callers_client_keeps_its_connection(
+    package: ModuleType, clock: FakeClock
+) -> None:
     """The watchdog never cuts a connection that answered in time: it goes back to the pool."""
-    with KeepAliveServer(TOKEN, "headers", trickled=0) as server, httpx.Client() as client:
+    with KeepAliveServer(TOKEN, "headers", trickled=0) as server, package.Client() as client:
         auth = ClientCredentialsAuth(
             server.url, "client", "secret-1234", timeout=TIMEOUT, clock=clock, http_client=client
         )

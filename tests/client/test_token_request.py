@@ -5,9 +5,9 @@ from __future__ import annotations
 import base64
 from collections.abc import Callable
 
-import httpx
 import pytest
 
+from m2m_guard._http import httpx
 from m2m_guard.client import ClientCredentialsAuth
 
 from .conftest import CLIENT_ID, CLIENT_SECRET, TOKEN_URL, Api, FakeClock, TokenEndpoint, body_of

@@ -81,7 +81,7 @@ def test_plain_http_to_a_remote_host_logs_a_warning(caplog: pytest.LogCaptureFix
     assert "plain http" in caplog.text
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="m2m_guard"):
-        for host in ("127.0.0.1", "localhost", "[::1]", "app.localhost"):
+        for host in ("127.0.0.1", "localhost", "[::1]", "127.0.0.2"):
             Verifier(issuer=ISSUER, audience=PROJECT_ID, jwks_url=f"http://{host}:8787/jwks")
     assert caplog.text == ""
 
@@ -151,7 +151,10 @@ def test_live_project_from_env_and_client_use_the_live_api() -> None:
     verifier = Verifier.from_env(environ={"M2M_GUARD_STYTCH_PROJECT_ID": LIVE_PROJECT_ID})
     assert verifier.cache.url == f"https://api.stytch.com/v1/sessions/jwks/{LIVE_PROJECT_ID}"
     auth = ClientCredentialsAuth.for_stytch(LIVE_PROJECT_ID, "c", "s")
-    assert auth._token_url == f"https://api.stytch.com/v1/public/{LIVE_PROJECT_ID}/oauth2/token"
+    assert (
+        auth._shared.state.config.token_url
+        == f"https://api.stytch.com/v1/public/{LIVE_PROJECT_ID}/oauth2/token"
+    )
 
 
 def test_stytch_preset_accepts_overrides() -> None:

@@ -10,11 +10,11 @@ from types import SimpleNamespace
 from typing import Any
 
 import anyio
-import httpx
 import pytest
 
 from m2m_guard import KeysUnavailableError, M2MGuardError, Verifier
 from m2m_guard._drivers import AsyncDriver, SyncDriver
+from m2m_guard._http import httpx
 from m2m_guard._sansio.jwks import JWKSCache, JWKSPolicy, Refresh
 from tests.support.clock import FakeClock
 from tests.support.keys import ISSUER, PROJECT_ID, SigningKey, jwks_of, stytch_claims

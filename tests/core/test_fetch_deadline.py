@@ -2,7 +2,9 @@
 
 A server that trickles a byte every 0.2 s satisfies every per-read timeout
 httpx has; only a deadline on the whole exchange stops it. These tests hand
-the verifier a default ``httpx.Client`` / ``AsyncClient`` (keep-alive on),
+the verifier a default ``Client`` / ``AsyncClient`` (keep-alive on) of each
+HTTP package, ``httpx`` (whose transport is ``httpcore``) and ``httpx2``
+(``httpcore2``), whichever of them m2m_guard itself uses,
 let a first fetch leave its connection in the client's pool, and make the
 next fetch, on that same reused connection, trickle. The cache's time comes
 from a FakeClock; only the deadline itself is real time.
@@ -18,10 +20,10 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from types import ModuleType
 from typing import Any
 
 import anyio
-import httpx
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -67,18 +69,29 @@ def outcome_of(verifier: Verifier, token: str) -> M2MClaims | KeysUnavailableErr
 PARTS = ["headers", "body"]
 
 
+@pytest.fixture(params=["httpx", "httpx2"])
+def package(request: pytest.FixtureRequest) -> ModuleType:
+    """Each HTTP package the user's client may come from, skipped when not installed."""
+    module: ModuleType = pytest.importorskip(request.param)
+    return module
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("part", PARTS)
 def test_sync_fetch_on_a_reused_keep_alive_connection_is_cut_at_the_timeout(
-    part: str, clock: FakeClock, rsa_key: SigningKey, caplog: pytest.LogCaptureFixture
+    part: str,
+    package: ModuleType,
+    clock: FakeClock,
+    rsa_key: SigningKey,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """A user's keep-alive httpx.Client: the trickling refetch fails at the deadline.
+    """A user's keep-alive Client: the trickling refetch fails at the deadline.
 
     The stale key keeps serving; the cut connection leaves the user's pool,
     and the next fetch (after the cooldown) works on a new one.
     """
     token = rsa_key.sign(stytch_claims(clock(), exp=int(clock()) + 10_000))
-    with KeepAliveServer(jwks_of(rsa_key), part) as server, httpx.Client() as client:
+    with KeepAliveServer(jwks_of(rsa_key), part) as server, package.Client() as client:
         verifier = make_verifier(server.url, clock, http_client=client)
         assert isinstance(verifier.verify(token), M2MClaims)  # fetch 1; connection pooled
         clock.advance(301)  # stale (max-age=300): a refetch, on the pooled connection
@@ -97,13 +110,17 @@ def test_sync_fetch_on_a_reused_keep_alive_connection_is_cut_at_the_timeout(
 @pytest.mark.slow
 @pytest.mark.parametrize("part", PARTS)
 def test_async_fetch_on_a_reused_keep_alive_connection_is_cut_at_the_timeout(
-    part: str, clock: FakeClock, rsa_key: SigningKey, caplog: pytest.LogCaptureFixture
+    part: str,
+    package: ModuleType,
+    clock: FakeClock,
+    rsa_key: SigningKey,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """The same with a user's keep-alive httpx.AsyncClient (bounded by anyio.fail_after)."""
+    """The same with a user's keep-alive AsyncClient (bounded by anyio.fail_after)."""
     token = rsa_key.sign(stytch_claims(clock(), exp=int(clock()) + 10_000))
 
     async def main(server: KeepAliveServer) -> float:
-        async with httpx.AsyncClient() as client:
+        async with package.AsyncClient() as client:
             verifier = make_verifier(server.url, clock, async_http_client=client)
             assert isinstance(await verifier.verify_async(token), M2MClaims)
             clock.advance(301)
@@ -163,6 +180,7 @@ def tls(tmp_path_factory: pytest.TempPathFactory) -> tuple[ssl.SSLContext, ssl.S
 @pytest.mark.parametrize("trickled", [1, 2], ids=["new-connection", "reused-connection"])
 def test_sync_fetch_over_tls_is_cut_at_the_timeout(
     trickled: int,
+    package: ModuleType,
     tls: tuple[ssl.SSLContext, ssl.SSLContext],
     clock: FakeClock,
     rsa_key: SigningKey,
@@ -177,7 +195,7 @@ def test_sync_fetch_over_tls_is_cut_at_the_timeout(
     token = rsa_key.sign(stytch_claims(clock(), exp=int(clock()) + 10_000))
     with (
         KeepAliveServer(jwks_of(rsa_key), "headers", trickled, tls=server_tls) as server,
-        httpx.Client(verify=client_tls) as client,
+        package.Client(verify=client_tls) as client,
     ):
         verifier = make_verifier(server.url, clock, http_client=client)
         if trickled == 2:

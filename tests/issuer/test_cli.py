@@ -354,7 +354,7 @@ def test_a_malformed_claim_is_refused(run: Run, claim: str) -> None:
     """--claim needs NAME=VALUE."""
     argv = ["token", "--url", "http://127.0.0.1:9/t", "--client-id", "c", "--client-secret", "s"]
     status, _, err = run(*argv, "--claim", claim)
-    assert_one_line_error(status, err, "--claim wants NAME=VALUE")
+    assert_one_line_error(status, err, "--claim wants NAME=VALUE", code=2)
 
 
 def test_token_needs_url_and_credentials(run: Run, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -362,7 +362,7 @@ def test_token_needs_url_and_credentials(run: Run, monkeypatch: pytest.MonkeyPat
     for name in ("TOKEN_URL", "CLIENT_ID", "CLIENT_SECRET"):
         monkeypatch.delenv(f"M2M_GUARD_{name}", raising=False)
     status, _, err = run("token", "--client-id", "c")
-    assert_one_line_error(status, err, "--url, --client-id and --client-secret")
+    assert_one_line_error(status, err, "--url, --client-id and --client-secret", code=2)
 
 
 def test_an_unreachable_endpoint_is_one_line(run: Run) -> None:

@@ -13,7 +13,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
 import pytest
 
 import m2m_guard._multi
@@ -34,6 +33,7 @@ from m2m_guard import (
     UnknownKeyError,
     Verifier,
 )
+from m2m_guard._http import httpx
 from m2m_guard._sansio.jws import parse_token
 from m2m_guard._sansio.keys import verify_signature
 from tests.core.helpers import Flavor, unused_loopback_url

@@ -22,6 +22,10 @@ ITEMS = {
     "m2m_guard_warm",
     "starlette_bare",
     "starlette_guarded",
+    "starlette_route_bare",
+    "starlette_route_scoped",
+    "fastapi_header",
+    "fastapi_m2m",
     "flask_bare",
     "flask_wsgi_guarded",
     "flask_extension",
@@ -30,7 +34,7 @@ ITEMS = {
 
 @pytest.mark.slow
 def test_a_tiny_benchmark_run_reports_every_item_with_positive_numbers() -> None:
-    """Every item, both load servers, the memory figure and five targets come back."""
+    """Every item, both load servers, the memory figure and every target come back."""
     tiny_load = LoadSettings(seconds=0.5, requests=200, rounds=1, concurrency=4, tool="asyncio")
     report = run(quick=True, iterations=3, repeats=2, pool_size=8, memory_tokens=40, load=tiny_load)
 
@@ -48,6 +52,7 @@ def test_a_tiny_benchmark_run_reports_every_item_with_positive_numbers() -> None
         assert report.memory.bytes_per_token > 0
     else:
         assert report.memory.bytes_per_token is None
-    assert len(report.targets()) == 5
+    assert len(report.targets()) == 8
+    assert all(target.passed is not None for target in report.targets())
     assert "Targets" in format_text(report)
     assert json.loads(json.dumps(report.to_dict()))["measurements"]

@@ -6,9 +6,9 @@ sockets, whose cost would swamp the difference being measured. Bare and
 protected apps get the very same request, ``Authorization`` header included,
 so the difference is the middleware's work on a warm token.
 
-Route guards are measured against a twin route in the same app: Starlette's
-``require_scopes`` route against a plain route behind the same middleware,
-and FastAPI's ``Security(M2MBearer(v), scopes=[...])`` against a
+Route guards are measured against a twin app with one route each:
+Starlette's ``require_scopes`` route against a plain route behind the same
+middleware, and FastAPI's ``Security(M2MBearer(v), scopes=[...])`` against a
 ``Security`` dependency of the same signature that only reads the header.
 """
 
@@ -33,7 +33,7 @@ from starlette.routing import Route
 
 from benchmarks._timing import Case
 from benchmarks._world import SCOPES
-from m2m_guard import M2MClaims, Verifier
+from m2m_guard import Verifier
 from m2m_guard.asgi import M2MGuardMiddleware as ASGIGuard
 from m2m_guard.fastapi import M2MBearer, install
 from m2m_guard.flask import M2MGuard
@@ -65,15 +65,18 @@ def starlette_app(verifier: Verifier | None = None) -> Starlette:
     return Starlette(routes=[Route("/", _hello)], middleware=middleware)
 
 
-def routes_app(verifier: Verifier) -> Starlette:
-    """Behind the ASGI middleware: ``/`` plain, ``/scoped`` with ``require_scopes``."""
+def routes_app(verifier: Verifier, *, scoped: bool) -> Starlette:
+    """Behind the ASGI middleware, ``/``: plain, or with ``require_scopes``.
+
+    One route per app, so both cases pay the same routing.
+    """
 
     @require_scopes(SCOPES[0])
-    async def scoped(request: Request) -> Response:
+    async def with_scope(request: Request) -> Response:
         return PlainTextResponse(HELLO)
 
-    routes = [Route("/", _hello), Route("/scoped", scoped)]
-    return Starlette(routes=routes, middleware=[Middleware(ASGIGuard, verifier=verifier)])
+    route = Route("/", with_scope if scoped else _hello)
+    return Starlette(routes=[route], middleware=[Middleware(ASGIGuard, verifier=verifier)])
 
 
 async def _header_only(security_scopes: SecurityScopes, connection: HTTPConnection) -> str | None:
@@ -81,19 +84,16 @@ async def _header_only(security_scopes: SecurityScopes, connection: HTTPConnecti
     return connection.headers.get("authorization")
 
 
-def fastapi_app(verifier: Verifier) -> FastAPI:
-    """``/`` with a header-reading ``Security`` dependency, ``/scoped`` with
-    ``Security(M2MBearer(verifier), scopes=[...])``; no middleware."""
+def fastapi_app(verifier: Verifier, *, m2m: bool) -> FastAPI:
+    """``/`` with ``Security(M2MBearer(verifier), scopes=[...])``, or with a
+    ``Security`` dependency of the same signature that only reads the header;
+    no middleware. One route per app, so both cases pay the same routing."""
     app = install(FastAPI(openapi_url=None, docs_url=None, redoc_url=None))
-    bearer = M2MBearer(verifier)
+    dependency: Any = M2MBearer(verifier) if m2m else _header_only
 
     @app.get("/")
-    async def header(value: str | None = Security(_header_only, scopes=[SCOPES[0]])) -> Response:
-        return PlainTextResponse(HELLO)
-
-    @app.get("/scoped")
-    async def scoped(
-        claims: M2MClaims = Security(bearer, scopes=[SCOPES[0]]),  # noqa: B008 - FastAPI's idiom
+    async def hello(
+        value: Any = Security(dependency, scopes=[SCOPES[0]]),  # noqa: B008 - FastAPI's idiom
     ) -> Response:
         return PlainTextResponse(HELLO)
 
@@ -122,15 +122,15 @@ def flask_app(verifier: Verifier | None = None, *, mode: str = "bare") -> Any:
     return app
 
 
-def _asgi_scope(token: str, path: str = "/") -> dict[str, Any]:
+def _asgi_scope(token: str) -> dict[str, Any]:
     return {
         "type": "http",
         "asgi": {"version": "3.0", "spec_version": "2.3"},
         "http_version": "1.1",
         "method": "GET",
         "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
+        "path": "/",
+        "raw_path": b"/",
         "root_path": "",
         "query_string": b"",
         "headers": [(b"host", b"bench.local"), (b"authorization", f"Bearer {token}".encode())],
@@ -139,8 +139,8 @@ def _asgi_scope(token: str, path: str = "/") -> dict[str, Any]:
     }
 
 
-def _asgi_case(key: str, label: str, app: ASGIApp, token: str, loop: Any, path: str = "/") -> Case:
-    template = _asgi_scope(token, path)
+def _asgi_case(key: str, label: str, app: ASGIApp, token: str, loop: Any) -> Case:
+    template = _asgi_scope(token)
 
     async def receive() -> dict[str, Any]:
         return {"type": "http.request", "body": b"", "more_body": False}
@@ -222,7 +222,6 @@ def in_process_cases(verifier: Verifier, token: str) -> Iterator[list[Case]]:
     protected apps see a warm token.
     """
     loop = asyncio.new_event_loop()
-    routes, fastapi = routes_app(verifier), fastapi_app(verifier)
     try:
         yield [
             _asgi_case(
@@ -238,32 +237,30 @@ def in_process_cases(verifier: Verifier, token: str) -> Iterator[list[Case]]:
             _asgi_case(
                 "starlette_route_bare",
                 "Starlette + middleware, plain route",
-                routes,
+                routes_app(verifier, scoped=False),
                 token,
                 loop,
             ),
             _asgi_case(
                 "starlette_route_scoped",
                 "Starlette + middleware, require_scopes route",
-                routes,
+                routes_app(verifier, scoped=True),
                 token,
                 loop,
-                "/scoped",
             ),
             _asgi_case(
                 "fastapi_header",
                 "FastAPI, Security(header-reading dependency)",
-                fastapi,
+                fastapi_app(verifier, m2m=False),
                 token,
                 loop,
             ),
             _asgi_case(
                 "fastapi_m2m",
                 "FastAPI, Security(M2MBearer, scopes=[...])",
-                fastapi,
+                fastapi_app(verifier, m2m=True),
                 token,
                 loop,
-                "/scoped",
             ),
             _wsgi_case("flask_bare", "Flask hello world, bare", flask_app(), token),
             _wsgi_case(

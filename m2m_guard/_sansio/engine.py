@@ -52,19 +52,22 @@ class Engine:
         ``None`` sends the caller down the full ``flow``, which raises the
         right error (expired, too old, unknown key …) or refreshes the keys.
         """
-        if self.tokens is None or type(token) is not str:
+        tokens = self.tokens
+        if tokens is None or type(token) is not str:
             return None
-        return self._hit(self.tokens.get(token), max_token_age)
+        entry = tokens.get(token)
+        return None if entry is None else self._hit(entry, max_token_age)
 
     def cached_bearer(self, header: str) -> M2MClaims | None:
-        """Like ``cached``, for a ``"Bearer <token>"`` header value."""
-        if self.tokens is None:
+        """Like ``cached``, for a ``"Bearer <token>"`` header value (the
+        integrations' fast lane: no token is copied out of the header)."""
+        tokens = self.tokens
+        if tokens is None:
             return None
-        return self._hit(self.tokens.get_bearer(header), None)
+        entry = tokens.get_bearer(header)
+        return None if entry is None else self._hit(entry, None)
 
-    def _hit(self, entry: Entry | None, max_token_age: float | None) -> M2MClaims | None:
-        if entry is None:
-            return None
+    def _hit(self, entry: Entry, max_token_age: float | None) -> M2MClaims | None:
         now = self.clock()
         claims = entry.claims
         if (
@@ -114,6 +117,8 @@ def check_scopes(claims: M2MClaims, required: Sequence[str], any_of: Sequence[st
 
     ``required`` and ``any_of`` are normalised (``normalize_scopes``).
     """
+    if not (required or any_of):
+        return
     granted = claims._scope_set
     if required and not granted.satisfies_all(required):
         raise InsufficientScopeError(required, claims.scopes)

@@ -96,14 +96,30 @@ class ScopeSet:
         action = required.partition(":")[0]
         return required != "*" and action in self._wildcard_actions
 
+    # The two checks below run on every guarded request: ``satisfies`` is
+    # spelled out in them, as plain loops (no generator, no call per scope).
+
     def satisfies_all(self, required: Iterable[str]) -> bool:
         """Whether every scope in ``required`` is covered."""
-        return all(self.satisfies(scope) for scope in required)
+        exact, wildcards = self._exact, self._wildcard_actions
+        for scope in required:
+            if scope not in exact and (
+                not wildcards or scope == "*" or scope.partition(":")[0] not in wildcards
+            ):
+                return False
+        return True
 
     def satisfies_any(self, required: Iterable[str]) -> bool:
         """Whether at least one scope in ``required`` is covered.
 
         An empty ``required`` is satisfied: nothing was asked for.
         """
-        required = tuple(required)
-        return not required or any(self.satisfies(scope) for scope in required)
+        exact, wildcards = self._exact, self._wildcard_actions
+        asked = False
+        for scope in required:
+            if scope in exact or (
+                wildcards and scope != "*" and scope.partition(":")[0] in wildcards
+            ):
+                return True
+            asked = True
+        return not asked

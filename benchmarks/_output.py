@@ -122,8 +122,11 @@ def write_markdown(report: Report, path: Path, chart: Path | None) -> None:
         "",
         "Every number below comes from the same process run, so ratios compare like "
         "with like. Each item is calibrated so that one batch lasts a few milliseconds, "
-        "warmed up, then timed with `time.perf_counter_ns` (garbage collector off) in "
-        "several repeats run round-robin across all items; the table shows the median "
+        "warmed up, then timed (garbage collector off) in several repeats run "
+        "round-robin across all items, by the thread's CPU time (`time.thread_time_ns`: "
+        "every item is CPU-bound in that thread, and on a shared machine wall time would "
+        "also count the time other processes held the core; `--clock wall` uses "
+        "`time.perf_counter_ns` instead); the table shows the median "
         "(and the fastest) repeat, in µs per operation. All tokens are Stytch-shaped "
         "RS256 tokens (2048-bit key) from the local issuer. Verification items walk a "
         "pool of distinct tokens; **m2m_guard cold** gets a fresh `Verifier` before "

@@ -39,7 +39,7 @@ from starlette.responses import Response
 from starlette.websockets import WebSocket
 
 from ._asgi_state import VERIFIER_KEY, get_claims, verified_by
-from ._guard import Guard, error_response
+from ._guard import VERIFIED_BY_KEY, Guard, error_response
 from ._sansio.claims import M2MClaims
 from ._sansio.errors import ConfigurationError, M2MGuardError
 from ._sansio.scopes import normalize_scopes
@@ -62,7 +62,13 @@ _CONNECTIONS = (Request, WebSocket)
 
 def _pre_verified(scope: Scope, guard: Guard) -> M2MClaims | None:
     # Only claims this guard's own verifier produced: then only scopes are left.
-    return guard.reuse(get_claims(scope), verified_by(scope))
+    state = scope.get("state")
+    if type(state) is not dict:  # not as Starlette and the middleware make it
+        return guard.reuse(get_claims(scope), verified_by(scope))
+    claims = state.get("m2m")
+    if not isinstance(claims, M2MClaims):
+        return None
+    return guard.reuse(claims, state.get(VERIFIED_BY_KEY))
 
 
 async def authenticate(conn: HTTPConnection, guard: Guard) -> M2MClaims | None:

@@ -119,7 +119,7 @@ def check_scopes(claims: M2MClaims, required: Sequence[str], any_of: Sequence[st
     """
     if not (required or any_of):
         return
-    granted = claims._scope_set
+    granted = claims._scopes or claims._scope_set  # the property only the first time
     if required and not granted.satisfies_all(required):
         raise InsufficientScopeError(required, claims.scopes)
     if any_of and not granted.satisfies_any(any_of):

@@ -75,7 +75,7 @@ def _normalize(scopes: str | Iterable[str]) -> tuple[str, ...]:
 class ScopeSet:
     """The scopes a token grants, prepared for fast repeated checks."""
 
-    __slots__ = ("_exact", "_wildcard_actions")
+    __slots__ = ("_exact", "_met_all", "_met_any", "_wildcard_actions")
 
     def __init__(self, scopes: Sequence[str]) -> None:
         # A verified token lives in the token cache, so this stays small: the
@@ -86,6 +86,12 @@ class ScopeSet:
         self._wildcard_actions = tuple(
             s[:-2] for s in unique if s.endswith(":*") and s.find(":") == len(s) - 2
         )
+        # The last tuple ``satisfies_all`` / ``satisfies_any`` found met: a
+        # route asks with the same (normalised, memoised) tuple object on
+        # every request, and neither it nor this set ever changes, so the
+        # same object is met again. An identity memo: a race only loses it.
+        self._met_all: tuple[str, ...] | None = None
+        self._met_any: tuple[str, ...] | None = None
 
     def satisfies(self, required: str) -> bool:
         """Whether one granted scope covers ``required``."""
@@ -101,12 +107,16 @@ class ScopeSet:
 
     def satisfies_all(self, required: Iterable[str]) -> bool:
         """Whether every scope in ``required`` is covered."""
+        if required is self._met_all:
+            return True
         exact, wildcards = self._exact, self._wildcard_actions
         for scope in required:
             if scope not in exact and (
                 not wildcards or scope == "*" or scope.partition(":")[0] not in wildcards
             ):
                 return False
+        if type(required) is tuple:
+            self._met_all = required
         return True
 
     def satisfies_any(self, required: Iterable[str]) -> bool:
@@ -114,12 +124,16 @@ class ScopeSet:
 
         An empty ``required`` is satisfied: nothing was asked for.
         """
+        if required is self._met_any:
+            return True
         exact, wildcards = self._exact, self._wildcard_actions
         asked = False
         for scope in required:
             if scope in exact or (
                 wildcards and scope != "*" and scope.partition(":")[0] in wildcards
             ):
+                if type(required) is tuple:
+                    self._met_any = required
                 return True
             asked = True
         return not asked

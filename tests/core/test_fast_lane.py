@@ -144,3 +144,25 @@ def test_the_protocol_asks_for_the_fast_lane(verifier: Verifier) -> None:
         async def aclose(self) -> None: ...
 
     assert not isinstance(OldStyle(), TokenVerifier)
+
+
+def test_the_scope_memo_answers_only_for_the_very_tuple_it_checked() -> None:
+    """ScopeSet remembers the last tuple it found met, by identity; anything
+    else (another tuple, a list, a refused set) is checked in full."""
+    from m2m_guard._sansio.scopes import ScopeSet
+
+    granted = ScopeSet(("read:users", "write:*"))
+    asked = ("read:users", "write:orders")
+    assert granted.satisfies_all(asked)
+    assert granted._met_all is asked
+    assert not granted.satisfies_all(("read:users", "admin"))
+    assert granted._met_all is asked  # a refusal is never remembered
+    assert granted.satisfies_all(["write:x"])  # not a tuple: checked, not remembered
+    assert granted._met_all is asked
+    assert not granted.satisfies_all(("*",))
+    one_of = ("admin", "write:anything")
+    assert granted.satisfies_any(one_of)
+    assert granted._met_any is one_of
+    assert not granted.satisfies_any(("admin", "*"))
+    assert granted.satisfies_any(())  # nothing asked
+    assert granted._met_any is one_of

@@ -105,11 +105,13 @@ class Engine:
         return claims
 
     def _entry(self, token: str, claims: M2MClaims, key: VerificationKey) -> Entry:
-        # The window in which a re-check of exp, nbf and iat would pass.
-        leeway = self.policy.leeway
-        starts = [claims.claims.get("nbf"), claims.issued_at]
-        not_before = max((t for t in starts if t is not None), default=-math.inf) - leeway
-        return Entry(token, claims, key, not_before)
+        # The window in which a re-check of exp, nbf and iat would pass: it
+        # starts at the later of nbf and iat (both checked numbers), less leeway.
+        start = claims.issued_at
+        nbf = claims.claims.get("nbf")
+        if nbf is not None and (start is None or nbf > start):
+            start = nbf
+        return Entry(token, claims, key, -math.inf if start is None else start - self.policy.leeway)
 
 
 def check_scopes(claims: M2MClaims, required: Sequence[str], any_of: Sequence[str]) -> None:

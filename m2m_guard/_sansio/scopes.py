@@ -17,7 +17,7 @@ from collections.abc import Collection, Iterable, Sequence
 
 from .errors import InvalidClaimError
 
-__all__ = ["ScopeSet", "normalize_scopes", "parse_scope_claim"]
+__all__ = ["ScopeSet", "normalize_scopes", "parse_scope_claim", "scope_tuple"]
 
 
 def parse_scope_claim(name: str, value: object) -> list[str]:
@@ -37,6 +37,28 @@ def parse_scope_claim(name: str, value: object) -> list[str]:
     raise InvalidClaimError(
         name, f"The token's {name!r} claim must be a string or a list of strings."
     )
+
+
+def scope_tuple(name: str, value: object) -> tuple[str, ...]:
+    """``parse_scope_claim`` as a tuple, order kept, duplicates dropped.
+
+    Called for verified tokens only. The tuple of a string claim is
+    remembered (bounded): every token of a client repeats the same string.
+    """
+    if type(value) is str:
+        known = _SCOPE_STRINGS.get(value)
+        if known is not None:
+            return known
+    parsed = tuple(dict.fromkeys(parse_scope_claim(name, value)))
+    if type(value) is str:
+        if len(_SCOPE_STRINGS) >= _MAX_SCOPE_STRINGS:
+            _SCOPE_STRINGS.clear()
+        _SCOPE_STRINGS[value] = parsed
+    return parsed
+
+
+_SCOPE_STRINGS: dict[str, tuple[str, ...]] = {}
+_MAX_SCOPE_STRINGS = 1024
 
 
 def normalize_scopes(scopes: str | Iterable[str]) -> tuple[str, ...]:

@@ -55,9 +55,9 @@ class VerifierBase(Closing):
     # -- what the concrete verifiers provide ------------------------------
 
     def _hit(self, header: str, required: Scopes, any_of: Scopes) -> M2MClaims | None:
-        """The claims for ``header`` (``"Bearer <token>"``, prefix checked) when
-        its token is cached and still valid, scopes checked and reported;
-        ``None``: take the full path."""
+        """The claims when ``header`` (one ``Authorization`` value) is exactly
+        ``"Bearer <token>"`` of a cached, still valid token, scopes checked and
+        reported; ``None``: take the full path."""
         raise NotImplementedError
 
     def _cached(
@@ -117,12 +117,10 @@ class VerifierBase(Closing):
     ) -> M2MClaims | None:
         """The fast lane's first step for ``verify_header``'s argument."""
         if isinstance(authorization, str):
-            value = authorization
-        elif isinstance(authorization, list | tuple) and len(authorization) == 1:
-            value = authorization[0]
-        else:
-            return None
-        return self._hit(value, required, any_of) if value.startswith("Bearer ") else None
+            return self._hit(authorization, required, any_of)
+        if isinstance(authorization, list | tuple) and len(authorization) == 1:
+            return self._hit(authorization[0], required, any_of)
+        return None
 
     def cached_bearer(
         self,
@@ -134,7 +132,7 @@ class VerifierBase(Closing):
         one ``Bearer <token>`` value whose token is cached (scopes checked, the
         outcome reported), else ``None``. Integrations call
         ``verify_authorization``, which starts with this step."""
-        if len(authorization) != 1 or not authorization[0].startswith("Bearer "):
+        if len(authorization) != 1:
             return None
         return self._hit(authorization[0], tuple(required_scopes), tuple(any_scopes))
 
@@ -243,11 +241,9 @@ class VerifierBase(Closing):
                 everything ``verify`` raises; render it with ``Guard.error_response``.
         """
         if len(values) == 1:
-            value = values[0]
-            if value.startswith("Bearer "):
-                claims = self._hit(value, required, any_of)
-                if claims is not None:
-                    return claims
+            claims = self._hit(values[0], required, any_of)
+            if claims is not None:
+                return claims
         token = self._token(values, optional)
         if token is None:
             return None
@@ -263,11 +259,9 @@ class VerifierBase(Closing):
     ) -> M2MClaims | None:
         """Like ``verify_authorization``, without blocking the loop on key fetches."""
         if len(values) == 1:
-            value = values[0]
-            if value.startswith("Bearer "):
-                claims = self._hit(value, required, any_of)
-                if claims is not None:
-                    return claims
+            claims = self._hit(values[0], required, any_of)
+            if claims is not None:
+                return claims
         token = self._token(values, optional)
         if token is None:
             return None

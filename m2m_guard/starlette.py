@@ -130,10 +130,6 @@ def _response(exc: M2MGuardError, realm: str) -> Response:
 
 
 def _connection(args: tuple[Any, ...], kwargs: dict[str, Any]) -> HTTPConnection:
-    # Usually the only argument, a plain Request: skip the (slow) ABC checks.
-    if args and type(args[0]) in _CONNECTIONS:
-        connection: HTTPConnection = args[0]
-        return connection
     for value in (*args, *kwargs.values()):
         if isinstance(value, HTTPConnection):
             return value
@@ -172,7 +168,7 @@ def require_scopes(
 
             @functools.wraps(endpoint)
             def sync_endpoint(*args: Any, **kwargs: Any) -> Any:
-                conn = _connection(args, kwargs)
+                conn = _connection(args, kwargs)  # (a thread pool's hop dwarfs the search)
                 # Outside the try: a missing verifier is a server bug, not a 401.
                 guard = fixed or _guard_for(conn, options, guards)
                 try:
@@ -185,12 +181,14 @@ def require_scopes(
 
         @functools.wraps(endpoint)
         async def async_endpoint(*args: Any, **kwargs: Any) -> Any:
-            conn = _connection(args, kwargs)
+            # Usually a plain Request as the only argument (no ABC check then).
+            conn = args[0] if args and type(args[0]) in _CONNECTIONS else _connection(args, kwargs)
             guard = fixed or _guard_for(conn, options, guards)
+            scope = conn.scope
             try:
                 # Claims the guard's own verifier produced need no coroutine.
-                if _pre_verified(conn.scope, guard) is None:
-                    await _verify_now(conn.scope, guard)
+                if _pre_verified(scope, guard) is None:
+                    await _verify_now(scope, guard)
             except M2MGuardError as exc:
                 if isinstance(conn, WebSocket):
                     await send_error(conn.scope, conn.send, exc, realm)

@@ -59,8 +59,9 @@ class Engine:
         return None if entry is None else self._hit(entry, max_token_age)
 
     def cached_bearer(self, header: str) -> M2MClaims | None:
-        """Like ``cached``, for a ``"Bearer <token>"`` header value (the
-        integrations' fast lane: no token is copied out of the header)."""
+        """Like ``cached``, for an ``Authorization`` value: a hit only when it
+        is exactly ``"Bearer <token>"`` (the integrations' fast lane: nothing
+        is parsed or copied out of the header)."""
         tokens = self.tokens
         if tokens is None:
             return None

@@ -37,19 +37,26 @@ TAIL = 16
 
 
 class Entry:
-    """One verified token: the token, its claims, its key, and when it starts
-    to be valid (its end is ``claims.expires_at``). Kept lean: there may be many.
+    """One verified token: its ``Authorization`` value (``"Bearer <token>"``,
+    what the integrations' fast lane compares with), its claims, its key, and
+    when it starts to be valid (its end is ``claims.expires_at``). Kept lean:
+    there may be many.
     """
 
-    __slots__ = ("claims", "key", "not_before", "token")
+    __slots__ = ("claims", "header", "key", "not_before")
 
     def __init__(
         self, token: str, claims: M2MClaims, key: VerificationKey, not_before: float
     ) -> None:
-        self.token = token
+        self.header = "Bearer " + token
         self.claims = claims
         self.key = key
         self.not_before = not_before
+
+    @property
+    def token(self) -> str:
+        """The compact token itself."""
+        return self.header[7:]
 
 
 class TokenCache:
@@ -71,19 +78,20 @@ class TokenCache:
     def get(self, token: str) -> Entry | None:
         """The entry for exactly ``token``, if any."""
         entry = self._entries.get(token[-TAIL:])
-        return entry if entry is not None and entry.token == token else None
+        if entry is None:
+            return None
+        header = entry.header
+        return entry if len(header) - len(token) == 7 and header.endswith(token) else None
 
     def get_bearer(self, header: str) -> Entry | None:
-        """The entry for the token of a ``"Bearer <token>"`` header value.
-
-        The caller checked the ``"Bearer "`` prefix; this compares the rest.
-        """
+        """The entry whose ``Authorization`` value is exactly ``header``
+        (``"Bearer <token>"``: one comparison covers scheme and token)."""
         entry = self._entries.get(header[-TAIL:])
-        return entry if entry is not None and header[7:] == entry.token else None
+        return entry if entry is not None and entry.header == header else None
 
     def put(self, entry: Entry) -> None:
         """Remember a verified token, evicting the oldest entries when full."""
-        key = entry.token[-TAIL:]
+        key = entry.header[-TAIL:]
         entries = self._entries
         while len(entries) >= self.maxsize and key not in entries:
             try:
@@ -102,7 +110,7 @@ class TokenCache:
         newer entry under the same tail; it is then dropped too, and its
         token simply verified again.
         """
-        key = entry.token[-TAIL:]
+        key = entry.header[-TAIL:]
         entries = self._entries
         if entries.get(key) is entry:
             entries.pop(key, None)

@@ -101,6 +101,11 @@ async def test_header_forms_the_fast_lane_does_not_take_are_still_answered(
     assert verifier.verify_header(iter([f"bearer {token}"])) is claims  # any iterable
     with pytest.raises(MissingTokenError):
         verifier.verify_authorization(["Basic dXNlcjpwYXNz"])
+    for scheme in ("Beaver", "DPoP  ", "Token:"):  # seven characters, like "Bearer "
+        with pytest.raises(MissingTokenError):
+            verifier.verify_authorization([f"{scheme} {token}"])
+        with pytest.raises(MissingTokenError):
+            verifier.verify_header(f"{scheme} {token}")
     assert verifier.verify_authorization(["Basic dXNlcjpwYXNz"], optional=True) is None
     with pytest.raises(InvalidRequestError):
         await verifier.verify_authorization_async([f"Bearer {token}", f"Bearer {token}"])

@@ -344,6 +344,10 @@ def test_lookups_compare_the_whole_token_not_just_its_tail(
     assert cache.get_bearer(f"Bearer {second}") is None
     assert cache.get_bearer(f"Bearer  {first}") is None  # not the exact header form
     assert cache.get_bearer(f"Bearer x{first}") is None
+    assert cache.get_bearer(f"bearer {first}") is None  # the stored value is compared whole:
+    assert cache.get_bearer(f"Beaver {first}") is None  # the scheme too, same length or not
+    assert cache.get_bearer(first) is None
+    assert entry.token == first
     other = _entry_for(second, rsa_key, clock)
     cache.put(other)  # same tail: replaces, never confuses
     assert cache.get(first) is None

@@ -59,6 +59,8 @@ class Target:
     goal: str
     measured: str
     passed: bool | None  # None: could not be measured
+    #: a stable name: the case it judges, or "cold", "warm", "memory"
+    key: str = ""
 
     @property
     def verdict(self) -> str:
@@ -99,15 +101,15 @@ class Report:
         per_token = self.memory.bytes_per_token if self.memory else None
         return [
             _ratio_target(
-                f"cold verify <= {COLD_LIMIT:.1f}x raw cryptography RS256 verify",
+                "cold", f"cold verify <= {COLD_LIMIT:.1f}x raw cryptography RS256 verify",
                 cold, raw, lambda r: r <= COLD_LIMIT, "{:.2f}x the floor",
             ),
             _ratio_target(
-                f"warm verify >= {WARM_FACTOR:.0f}x faster than PyJWT jwt.decode",
+                "warm", f"warm verify >= {WARM_FACTOR:.0f}x faster than PyJWT jwt.decode",
                 pyjwt, warm, lambda r: r >= WARM_FACTOR, "{:.1f}x faster",
             ),
             *(
-                _overhead_target(goal, self.overhead(guarded, bare), limit - 1)
+                _overhead_target(guarded, goal, self.overhead(guarded, bare), limit - 1)
                 for guarded, bare, limit, goal in REQUEST_TARGETS
             ),
             Target(
@@ -115,6 +117,7 @@ class Report:
                 f"{per_token:.0f} B per token" if per_token is not None
                 else (self.memory.note if self.memory else "not measured"),
                 None if per_token is None else per_token <= 2048,
+                "memory",
             ),
         ]  # fmt: skip
 
@@ -133,20 +136,27 @@ class Report:
 
 
 def _ratio_target(
-    goal: str, top: float | None, bottom: float | None, ok: Callable[[float], bool], shown: str
+    key: str,
+    goal: str,
+    top: float | None,
+    bottom: float | None,
+    ok: Callable[[float], bool],
+    shown: str,
 ) -> Target:
     if top is None or bottom is None:
-        return Target(goal, "not measured", None)
+        return Target(goal, "not measured", None, key)
     ratio = top / bottom
-    return Target(goal, shown.format(ratio), ok(ratio))
+    return Target(goal, shown.format(ratio), ok(ratio), key)
 
 
-def _overhead_target(goal: str, overhead: tuple[float, float] | None, limit: float) -> Target:
+def _overhead_target(
+    key: str, goal: str, overhead: tuple[float, float] | None, limit: float
+) -> Target:
     if overhead is None:
-        return Target(goal, "not measured", None)
+        return Target(goal, "not measured", None, key)
     added_us, fraction = overhead
     shown = f"{1 + fraction:.2f}x ({added_us:+.1f} µs)"
-    return Target(goal, shown, fraction <= limit)
+    return Target(goal, shown, fraction <= limit, key)
 
 
 def _verification_rows(report: Report) -> list[list[str]]:

@@ -201,7 +201,9 @@ class VerifierBase(Closing):
             InsufficientScopeError: (403) a required scope is missing.
             KeysUnavailableError: (503) no keys to check it with right now.
         """
-        required, any_of = normalize_scopes(required_scopes), normalize_scopes(any_scopes)
+        # No scopes asked (the default, and most calls): no call to normalise them.
+        required = () if required_scopes == () else normalize_scopes(required_scopes)
+        any_of = () if any_scopes == () else normalize_scopes(any_scopes)
         return self._verify(token, max_token_age, required, any_of)
 
     async def verify_async(
@@ -213,7 +215,8 @@ class VerifierBase(Closing):
         max_token_age: float | None = None,
     ) -> M2MClaims:
         """Like ``verify``, for async code: key fetches do not block the loop."""
-        required, any_of = normalize_scopes(required_scopes), normalize_scopes(any_scopes)
+        required = () if required_scopes == () else normalize_scopes(required_scopes)
+        any_of = () if any_scopes == () else normalize_scopes(any_scopes)
         return await self._verify_async(token, max_token_age, required, any_of)
 
     # -- the header entry points ------------------------------------------

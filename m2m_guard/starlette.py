@@ -81,13 +81,14 @@ async def authenticate(conn: HTTPConnection, guard: Guard) -> M2MClaims | None:
     """
     scope = conn.scope
     claims = _pre_verified(scope, guard)
-    return await _verify_now(scope, guard) if claims is None else claims
-
-
-async def _verify_now(scope: Scope, guard: Guard) -> M2MClaims | None:
-    claims = await guard.check_async(authorization_values(scope))
-    attach_claims(scope, claims, guard.verifier)
+    if claims is None:
+        claims = await guard.check_async(authorization_values(scope))
+        attach_claims(scope, claims, guard.verifier)
     return claims
+
+
+async def _verify_now(scope: Scope, guard: Guard) -> None:
+    attach_claims(scope, await guard.check_async(authorization_values(scope)), guard.verifier)
 
 
 def _authenticate_sync(conn: HTTPConnection, guard: Guard) -> None:

@@ -78,10 +78,7 @@ class TokenCache:
     def get(self, token: str) -> Entry | None:
         """The entry for exactly ``token``, if any."""
         entry = self._entries.get(token[-TAIL:])
-        if entry is None:
-            return None
-        header = entry.header
-        return entry if len(header) - len(token) == 7 and header.endswith(token) else None
+        return entry if entry is not None and entry.header[7:] == token else None
 
     def get_bearer(self, header: str) -> Entry | None:
         """The entry whose ``Authorization`` value is exactly ``header``

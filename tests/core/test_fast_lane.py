@@ -171,3 +171,13 @@ def test_the_scope_memo_answers_only_for_the_very_tuple_it_checked() -> None:
     assert not granted.satisfies_any(("admin", "*"))
     assert granted.satisfies_any(())  # nothing asked
     assert granted._met_any is one_of
+
+
+def test_a_path_matcher_says_once_whether_it_excludes_anything() -> None:
+    """``active`` (read per request) and ``bool()`` agree."""
+    from m2m_guard import PathMatcher
+
+    for patterns, active in (((), False), (["/health"], True), (["/docs/*"], True)):
+        matcher = PathMatcher(patterns)
+        assert matcher.active is active
+        assert bool(matcher) is active

@@ -47,9 +47,10 @@ from starlette.websockets import WebSocket
 from ._guard import Guard, error_response
 from ._sansio.claims import M2MClaims
 from ._sansio.errors import M2MGuardError
+from ._starlette_auth import attach_claims
 from ._types import TokenVerifier
-from .asgi import send_error
-from .starlette import authenticate
+from .asgi import authorization_values, send_error
+from .starlette import _reuse_verified
 
 __all__ = ["M2MBearer", "M2MHTTPException", "install", "m2m_exception_handler"]
 
@@ -137,8 +138,14 @@ class M2MBearer(SecurityBase):
         self, security_scopes: SecurityScopes, connection: HTTPConnection
     ) -> M2MClaims | None:
         guard = self._guard(tuple(security_scopes.scopes))
+        scope = connection.scope
         try:
-            return await authenticate(connection, guard)
+            # starlette.authenticate, spelled out: one coroutine less per request.
+            claims = _reuse_verified(scope, guard)
+            if claims is None:
+                claims = await guard.check_async(authorization_values(scope))
+                attach_claims(scope, claims, guard.verifier)
+            return claims
         except M2MGuardError as exc:
             _warn_unless_installed(connection)
             raise M2MHTTPException(exc, self.realm) from exc

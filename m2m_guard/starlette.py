@@ -60,8 +60,9 @@ _Endpoint = TypeVar("_Endpoint", bound=Callable[..., Any])
 _CONNECTIONS = (Request, WebSocket)
 
 
-def _pre_verified(scope: Scope, guard: Guard) -> M2MClaims | None:
-    # Only claims this guard's own verifier produced: then only scopes are left.
+def _reuse_verified(scope: Scope, guard: Guard) -> M2MClaims | None:
+    """The claims attached to ``scope`` earlier in this request, scopes checked,
+    when ``guard``'s own verifier produced them (``Guard.reuse``); else ``None``."""
     state = scope.get("state")
     if type(state) is not dict:  # not as Starlette and the middleware make it
         return guard.reuse(get_claims(scope), verified_by(scope))
@@ -80,7 +81,7 @@ async def authenticate(conn: HTTPConnection, guard: Guard) -> M2MClaims | None:
         M2MGuardError: render it with ``Guard.error_response``.
     """
     scope = conn.scope
-    claims = _pre_verified(scope, guard)
+    claims = _reuse_verified(scope, guard)
     if claims is None:
         claims = await guard.check_async(authorization_values(scope))
         attach_claims(scope, claims, guard.verifier)
@@ -93,7 +94,7 @@ async def _verify_now(scope: Scope, guard: Guard) -> None:
 
 def _authenticate_sync(conn: HTTPConnection, guard: Guard) -> None:
     scope = conn.scope
-    if _pre_verified(scope, guard) is None:
+    if _reuse_verified(scope, guard) is None:
         claims = guard.check(authorization_values(scope))
         attach_claims(scope, claims, guard.verifier)
 
@@ -188,7 +189,7 @@ def require_scopes(
             scope = conn.scope
             try:
                 # Claims the guard's own verifier produced need no coroutine.
-                if _pre_verified(scope, guard) is None:
+                if _reuse_verified(scope, guard) is None:
                     await _verify_now(scope, guard)
             except M2MGuardError as exc:
                 if isinstance(conn, WebSocket):

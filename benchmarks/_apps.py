@@ -5,6 +5,11 @@ hand-built ASGI scope (or WSGI environ): no test client, no HTTP parsing, no
 sockets, whose cost would swamp the difference being measured. Bare and
 protected apps get the very same request, ``Authorization`` header included,
 so the difference is the middleware's work on a warm token.
+
+Route guards are measured against a twin app with one route each:
+Starlette's ``require_scopes`` route against a plain route behind the same
+middleware, and FastAPI's ``Security(M2MBearer(v), scopes=[...])`` against a
+``Security`` dependency of the same signature that only reads the header.
 """
 
 from __future__ import annotations
@@ -17,20 +22,32 @@ from collections.abc import Callable, Iterable, Iterator, MutableMapping
 from contextlib import contextmanager
 from typing import Any
 
+from fastapi import FastAPI, Security
+from fastapi.security import SecurityScopes
 from flask import Flask
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.requests import Request
+from starlette.requests import HTTPConnection, Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from benchmarks._timing import Case
+from benchmarks._world import SCOPES
 from m2m_guard import Verifier
 from m2m_guard.asgi import M2MGuardMiddleware as ASGIGuard
+from m2m_guard.fastapi import M2MBearer, install
 from m2m_guard.flask import M2MGuard
+from m2m_guard.starlette import require_scopes
 from m2m_guard.wsgi import M2MGuardMiddleware as WSGIGuard
 
-__all__ = ["PROTECTED_VARIABLE", "in_process_cases", "load_app", "starlette_app"]
+__all__ = [
+    "PROTECTED_VARIABLE",
+    "fastapi_app",
+    "in_process_cases",
+    "load_app",
+    "routes_app",
+    "starlette_app",
+]
 
 HELLO = b"Hello, world!"
 #: Set to "1" in a load-run server's environment to serve the protected app.
@@ -48,6 +65,41 @@ def starlette_app(verifier: Verifier | None = None) -> Starlette:
     return Starlette(routes=[Route("/", _hello)], middleware=middleware)
 
 
+def routes_app(verifier: Verifier, *, scoped: bool) -> Starlette:
+    """Behind the ASGI middleware, ``/``: plain, or with ``require_scopes``.
+
+    One route per app, so both cases pay the same routing.
+    """
+
+    @require_scopes(SCOPES[0])
+    async def with_scope(request: Request) -> Response:
+        return PlainTextResponse(HELLO)
+
+    route = Route("/", with_scope if scoped else _hello)
+    return Starlette(routes=[route], middleware=[Middleware(ASGIGuard, verifier=verifier)])
+
+
+async def _header_only(security_scopes: SecurityScopes, connection: HTTPConnection) -> str | None:
+    # The baseline dependency: M2MBearer's signature, and it only reads the header.
+    return connection.headers.get("authorization")
+
+
+def fastapi_app(verifier: Verifier, *, m2m: bool) -> FastAPI:
+    """``/`` with ``Security(M2MBearer(verifier), scopes=[...])``, or with a
+    ``Security`` dependency of the same signature that only reads the header;
+    no middleware. One route per app, so both cases pay the same routing."""
+    app = install(FastAPI(openapi_url=None, docs_url=None, redoc_url=None))
+    dependency: Any = M2MBearer(verifier) if m2m else _header_only
+
+    @app.get("/")
+    async def hello(
+        value: Any = Security(dependency, scopes=[SCOPES[0]]),  # noqa: B008 - FastAPI's idiom
+    ) -> Response:
+        return PlainTextResponse(HELLO)
+
+    return app
+
+
 def load_app() -> Starlette:
     """The load-run server's app (a uvicorn ``--factory``), configured by environment."""
     protected = os.environ.get(PROTECTED_VARIABLE) == "1"
@@ -62,7 +114,7 @@ def flask_app(verifier: Verifier | None = None, *, mode: str = "bare") -> Any:
         return HELLO
 
     if mode == "extension":
-        hello = M2MGuard(app, verifier=verifier).require_scopes()(hello)
+        hello = M2MGuard(app, verifier=verifier).require_scopes(SCOPES[0])(hello)
     app.get("/")(hello)
     if mode == "wsgi":
         assert verifier is not None
@@ -182,6 +234,34 @@ def in_process_cases(verifier: Verifier, token: str) -> Iterator[list[Case]]:
                 token,
                 loop,
             ),
+            _asgi_case(
+                "starlette_route_bare",
+                "Starlette + middleware, plain route",
+                routes_app(verifier, scoped=False),
+                token,
+                loop,
+            ),
+            _asgi_case(
+                "starlette_route_scoped",
+                "Starlette + middleware, require_scopes route",
+                routes_app(verifier, scoped=True),
+                token,
+                loop,
+            ),
+            _asgi_case(
+                "fastapi_header",
+                "FastAPI, Security(header-reading dependency)",
+                fastapi_app(verifier, m2m=False),
+                token,
+                loop,
+            ),
+            _asgi_case(
+                "fastapi_m2m",
+                "FastAPI, Security(M2MBearer, scopes=[...])",
+                fastapi_app(verifier, m2m=True),
+                token,
+                loop,
+            ),
             _wsgi_case("flask_bare", "Flask hello world, bare", flask_app(), token),
             _wsgi_case(
                 "flask_wsgi_guarded",
@@ -191,7 +271,7 @@ def in_process_cases(verifier: Verifier, token: str) -> Iterator[list[Case]]:
             ),
             _wsgi_case(
                 "flask_extension",
-                "Flask + M2MGuard require_scopes()",
+                "Flask + M2MGuard require_scopes(scope)",
                 flask_app(verifier, mode="extension"),
                 token,
             ),

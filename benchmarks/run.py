@@ -31,7 +31,7 @@ from benchmarks._memory import has_token_cache, memory_per_token
 from benchmarks._output import machine_info, write_chart, write_markdown
 from benchmarks._profile import profile_cold_verify
 from benchmarks._report import Report, format_text
-from benchmarks._timing import measure
+from benchmarks._timing import CLOCKS, measure
 from benchmarks._verify import floor_cases, verify_cases
 from benchmarks._world import open_world
 
@@ -53,6 +53,7 @@ class Settings:
         memory_tokens: distinct tokens cached to measure memory per token.
         load: the load run's settings, or None to skip it.
         stytch: include the Stytch SDK when it is installed.
+        clock: ``"cpu"`` (the thread's CPU time) or ``"wall"`` (see ``_timing``).
     """
 
     repeats: int
@@ -62,6 +63,7 @@ class Settings:
     load: LoadSettings | None
     iterations: int | None = None
     stytch: bool = True
+    clock: str = "cpu"
 
 
 QUICK = Settings(
@@ -109,6 +111,7 @@ def run(
                 target_ns=int(settings.batch_ms * 1e6),
                 iterations=settings.iterations,
                 progress=say,
+                clock=CLOCKS[settings.clock],
             )
         memory_tokens = world.tokens[: settings.memory_tokens]
         if has_token_cache():
@@ -142,6 +145,10 @@ def _parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     parser.add_argument("--markdown", type=Path, metavar="PATH", help="write BENCHMARKS.md")
     parser.add_argument("--no-load", action="store_true", help="skip the load run")
+    parser.add_argument(
+        "--clock", choices=sorted(CLOCKS), default="cpu",
+        help="time batches by the thread's CPU time (default) or by wall time",
+    )  # fmt: skip
     parser.add_argument("--load-tool", choices=["auto", "wrk", "asyncio"], default="auto")
     parser.add_argument("--profile", action="store_true", help="cProfile cold verifies too")
     parser.add_argument("--check", action="store_true", help="exit 1 if a target fails")
@@ -156,6 +163,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     overrides: dict[str, Any] = {}
     if args.repeats:
         overrides["repeats"] = args.repeats
+    overrides["clock"] = args.clock
     if args.no_load:
         overrides["load"] = None
     elif base.load is not None:

@@ -19,11 +19,17 @@ __all__ = ["VERIFIER_KEY", "attach_state", "get_claims", "verified_by"]
 VERIFIER_KEY = "m2m_guard.verifier"
 
 
+def _state(connection: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    state = connection.get("state")
+    # A dict in practice; the ABC check (slow) only for anything else.
+    return state if type(state) is dict or isinstance(state, Mapping) else None
+
+
 def get_claims(connection: Mapping[str, Any]) -> M2MClaims | None:
     """The verified claims of a request: pass its ASGI scope or a Starlette
     ``Request`` / ``WebSocket``. ``None`` when it was not authenticated."""
-    state = connection.get("state")
-    claims = state.get("m2m") if isinstance(state, Mapping) else None
+    state = _state(connection)
+    claims = None if state is None else state.get("m2m")
     return claims if isinstance(claims, M2MClaims) else None
 
 
@@ -33,8 +39,8 @@ def verified_by(connection: Mapping[str, Any]) -> object:
 
     Only ever compared by identity (``Guard.reuse``), so it is not type-checked.
     """
-    state = connection.get("state")
-    return state.get(VERIFIED_BY_KEY) if isinstance(state, Mapping) else None
+    state = _state(connection)
+    return None if state is None else state.get(VERIFIED_BY_KEY)
 
 
 def attach_state(
@@ -42,6 +48,8 @@ def attach_state(
 ) -> None:
     """Store the claims where ``request.state.m2m`` and ``get_claims`` find them,
     with the ``verifier`` that produced them (``None``: claims nobody may reuse)."""
-    state = scope.setdefault("state", {})
+    state = scope.get("state")
+    if state is None:
+        state = scope["state"] = {}
     state["m2m"] = claims
     state[VERIFIED_BY_KEY] = verifier

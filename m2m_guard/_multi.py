@@ -5,15 +5,23 @@ claim mapping, JWKS cache and token cache. The token's unverified ``iss``
 only chooses which one checks it; everything is then verified against that
 issuer alone, so a token can never borrow another issuer's keys or rules,
 and a token naming an unknown issuer is refused without any network call.
+
+Events: the entry points and their reporting are ``VerifierBase``'s, so a
+combined verifier emits exactly what its deciding member would emit alone,
+once, to that member's ``on_event`` hook: the member whose token cache hit,
+or the one the token's ``iss`` (and audience) selects. What no member
+decides (an unknown issuer, a token too malformed to name one, a request
+without or with malformed credentials) is reported to the first member's
+hook (the first one that has a hook, in ``combine`` order). With one hook
+shared by every member, that hook sees every event exactly once.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 
-from ._base import IssuerVerifier, VerifierBase
+from ._base import IssuerVerifier, Scopes, VerifierBase
 from ._sansio.claims import M2MClaims
-from ._sansio.engine import check_scopes
 from ._sansio.errors import (
     ConfigurationError,
     InvalidAudienceError,
@@ -21,7 +29,6 @@ from ._sansio.errors import (
     MalformedTokenError,
 )
 from ._sansio.jws import parse_token
-from ._sansio.scopes import normalize_scopes
 
 __all__ = ["MultiIssuerVerifier"]
 
@@ -48,23 +55,31 @@ class MultiIssuerVerifier(VerifierBase):
                     )
                 self._by_issuer[issuer] = (*known, verifier)
         self._max_token_size = max(v._engine.max_token_size for v in self.verifiers)
+        hooks = [v._on_event for v in self.verifiers if v._on_event is not None]
+        self._on_event = hooks[0] if hooks else None  # for what no member decides
 
     @property
     def issuers(self) -> frozenset[str]:
         """Every accepted issuer."""
         return frozenset(self._by_issuer)
 
-    def _cached(
-        self, token: str, required: Iterable[str], any_of: Iterable[str], age: float | None
-    ) -> M2MClaims | None:
+    def _hit(self, header: str, required: Scopes, any_of: Scopes) -> M2MClaims | None:
         for verifier in self.verifiers:
-            claims = verifier._engine.cached(token, age)
+            claims = verifier._hit(header, required, any_of)
             if claims is not None:
-                check_scopes(claims, normalize_scopes(required), normalize_scopes(any_of))
                 return claims
         return None
 
-    def _select(self, token: str) -> IssuerVerifier:
+    def _cached(
+        self, token: str, max_token_age: float | None, required: Scopes, any_of: Scopes
+    ) -> M2MClaims | None:
+        for verifier in self.verifiers:
+            claims = verifier._cached(token, max_token_age, required, any_of)
+            if claims is not None:
+                return claims
+        return None
+
+    def _issuer_verifier(self, token: str) -> IssuerVerifier:
         """The verifier of the token's (unverified) issuer, and audience where
         one issuer serves several; nothing is fetched."""
         if not isinstance(token, str):
@@ -83,51 +98,6 @@ class MultiIssuerVerifier(VerifierBase):
                 continue
             return verifier
         raise InvalidAudienceError()
-
-    def verify(
-        self,
-        token: str,
-        required_scopes: str | Iterable[str] = (),
-        *,
-        any_scopes: str | Iterable[str] = (),
-        max_token_age: float | None = None,
-    ) -> M2MClaims:
-        """Verify with the token's issuer's verifier (see ``Verifier.verify``)."""
-        claims = self._cached(token, required_scopes, any_scopes, max_token_age)
-        if claims is not None:
-            return claims
-        return self._select(token).verify(
-            token, required_scopes, any_scopes=any_scopes, max_token_age=max_token_age
-        )
-
-    async def verify_async(
-        self,
-        token: str,
-        required_scopes: str | Iterable[str] = (),
-        *,
-        any_scopes: str | Iterable[str] = (),
-        max_token_age: float | None = None,
-    ) -> M2MClaims:
-        """Like ``verify``, for async code."""
-        claims = self._cached(token, required_scopes, any_scopes, max_token_age)
-        if claims is not None:
-            return claims
-        return await self._select(token).verify_async(
-            token, required_scopes, any_scopes=any_scopes, max_token_age=max_token_age
-        )
-
-    def cached_bearer(
-        self,
-        authorization: Sequence[str],
-        required_scopes: Sequence[str] = (),
-        any_scopes: Sequence[str] = (),
-    ) -> M2MClaims | None:
-        """The fast lane of the integrations (see ``Verifier.cached_bearer``)."""
-        for verifier in self.verifiers:
-            claims = verifier.cached_bearer(authorization, required_scopes, any_scopes)
-            if claims is not None:
-                return claims
-        return None
 
     @property
     def ready(self) -> bool:

@@ -2,8 +2,11 @@
 
 ``TokenVerifier`` is what the integrations (``Guard`` and every adapter)
 need from a verifier; ``Verifier`` and ``MultiIssuerVerifier`` implement it
-through ``VerifierBase``. ``EventHook`` receives ``m2m_guard.events``. The
-ASGI aliases are the ones the ASGI specification describes.
+through ``VerifierBase``. Integrations go through ``verify_authorization``
+(and its async twin) only: the request's ``Authorization`` values and
+normalised scopes in, claims out, the token-cache hit first.
+``EventHook`` receives ``m2m_guard.events``. The ASGI aliases are the ones
+the ASGI specification describes.
 """
 
 from __future__ import annotations
@@ -46,11 +49,22 @@ class TokenVerifier(Protocol):
         max_token_age: float | None = None,
     ) -> M2MClaims: ...
 
-    def cached_bearer(
+    def verify_authorization(
         self,
-        authorization: Sequence[str],
-        required_scopes: Sequence[str] = (),
-        any_scopes: Sequence[str] = (),
+        values: Sequence[str],
+        required: tuple[str, ...] = (),
+        any_of: tuple[str, ...] = (),
+        *,
+        optional: bool = False,
+    ) -> M2MClaims | None: ...
+
+    async def verify_authorization_async(
+        self,
+        values: Sequence[str],
+        required: tuple[str, ...] = (),
+        any_of: tuple[str, ...] = (),
+        *,
+        optional: bool = False,
     ) -> M2MClaims | None: ...
 
     def warm_up(self) -> bool: ...

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from . import _presets
@@ -14,14 +14,13 @@ from ._drivers import AsyncDriver, SyncDriver
 from ._multi import MultiIssuerVerifier
 from ._presets import merge
 from ._sansio.claims import M2MClaims
-from ._sansio.engine import Engine, check_scopes
-from ._sansio.errors import KeysUnavailableError, M2MGuardError
+from ._sansio.engine import Engine
+from ._sansio.errors import KeysUnavailableError
 from ._sansio.flow import run_async, run_sync
 from ._sansio.jwks import JWKSPolicy
-from ._sansio.scopes import normalize_scopes
 from ._settings.conversions import claims_policy, engine_limits, key_cache
 from ._settings.environment import settings_from_mapping
-from .events import EventHook, TokenVerified, VerificationFailed, emit
+from .events import EventHook
 
 if TYPE_CHECKING:
     from ._http import AsyncClient, SyncClient
@@ -289,105 +288,15 @@ class Verifier(IssuerVerifier):
             return cls(**settings.kwargs)
 
     # -- verification ----------------------------------------------------
+    # The entry points (verify, verify_header, verify_authorization and their
+    # async twins) and the event reporting are VerifierBase's; a Verifier
+    # supplies the full verification of one token, driven sync or async.
 
-    def verify(
-        self,
-        token: str,
-        required_scopes: str | Iterable[str] = (),
-        *,
-        any_scopes: str | Iterable[str] = (),
-        max_token_age: float | None = None,
-    ) -> M2MClaims:
-        """Verify a token and return its claims.
+    def _fresh(self, token: str, max_token_age: float | None) -> M2MClaims:
+        return run_sync(self._engine.flow(token, max_token_age), self._sync.refresh)
 
-        Args:
-            token: the compact JWT (without ``Bearer``).
-            required_scopes: every one of these must be granted.
-            any_scopes: at least one of these must be granted.
-            max_token_age: overrides the verifier's ``max_token_age``.
-
-        Raises:
-            InvalidTokenError: (401) the token is not acceptable.
-            InsufficientScopeError: (403) a required scope is missing.
-            KeysUnavailableError: (503) no keys to check it with right now.
-        """
-        engine = self._engine
-        try:
-            claims = engine.cached(token, max_token_age)
-            cached = claims is not None
-            if claims is None:
-                claims = run_sync(engine.flow(token, max_token_age), self._sync.refresh)
-            required, any_of = normalize_scopes(required_scopes), normalize_scopes(any_scopes)
-            return self._granted(claims, cached, required, any_of)
-        except M2MGuardError as exc:
-            self._failed(exc)
-            raise
-
-    async def verify_async(
-        self,
-        token: str,
-        required_scopes: str | Iterable[str] = (),
-        *,
-        any_scopes: str | Iterable[str] = (),
-        max_token_age: float | None = None,
-    ) -> M2MClaims:
-        """Like ``verify``, for async code: key fetches do not block the loop."""
-        engine = self._engine
-        try:
-            claims = engine.cached(token, max_token_age)
-            cached = claims is not None
-            if claims is None:
-                claims = await run_async(engine.flow(token, max_token_age), self._async.refresh)
-            required, any_of = normalize_scopes(required_scopes), normalize_scopes(any_scopes)
-            return self._granted(claims, cached, required, any_of)
-        except M2MGuardError as exc:
-            self._failed(exc)
-            raise
-
-    def _granted(
-        self,
-        claims: M2MClaims,
-        cached: bool,
-        required_scopes: Sequence[str],
-        any_scopes: Sequence[str],
-    ) -> M2MClaims:
-        """Check the (normalised) scopes of verified claims and report the success."""
-        check_scopes(claims, required_scopes, any_scopes)
-        if self._on_event is not None:
-            emit(self._on_event, TokenVerified(claims.client_id, claims.issuer, cached))
-        return claims
-
-    def _failed(self, exc: M2MGuardError) -> None:
-        logger.debug("token refused: %s (%s)", type(exc).__name__, exc.description)
-        if self._on_event is not None:
-            emit(self._on_event, VerificationFailed(type(exc).__name__, exc.error, exc.status_code))
-
-    def cached_bearer(
-        self,
-        authorization: Sequence[str],
-        required_scopes: Sequence[str] = (),
-        any_scopes: Sequence[str] = (),
-    ) -> M2MClaims | None:
-        """The integrations' fast lane: the claims for a request whose only
-        ``Authorization`` value is ``Bearer <token>`` with a token this
-        verifier has already accepted and that is still valid; ``None``
-        means: take the full path. A hit proves the header's syntax too,
-        since only verified tokens are cached.
-
-        ``required_scopes`` / ``any_scopes`` must be normalised already
-        (``Guard`` does it once); a hit lacking one raises
-        ``InsufficientScopeError``.
-        """
-        if len(authorization) != 1 or not authorization[0].startswith("Bearer "):
-            return None
-        claims = self._engine.cached_bearer(authorization[0])
-        if claims is None:
-            return None
-        try:
-            return self._granted(claims, True, required_scopes, any_scopes)
-        except M2MGuardError as exc:
-            self._failed(exc)
-            raise
+    async def _fresh_async(self, token: str, max_token_age: float | None) -> M2MClaims:
+        return await run_async(self._engine.flow(token, max_token_age), self._async.refresh)
 
     # -- keys ---------------------------------------------------------------
 

@@ -84,39 +84,39 @@ class M2MGuardMiddleware:
         self._attach = _claims_attacher()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] not in ("http", "websocket"):
+        kind = scope["type"]
+        if kind != "http" and kind != "websocket":
             await self.app(scope, receive, send)
             return
-        scope[VERIFIER_KEY] = self.guard.verifier
-        if self.guard.resource is not None and scope["type"] == "http":
-            metadata = self.guard.metadata_response(scope["method"], _route_path(scope))
+        guard = self.guard
+        verifier = guard.verifier
+        scope[VERIFIER_KEY] = verifier
+        if guard.resource is not None and kind == "http":
+            metadata = guard.metadata_response(scope["method"], _route_path(scope))
             if metadata is not None:
                 await _respond(send, metadata)
                 return
-        if self.guard.exclude and self.guard.exclude.matches(_route_path(scope)):
+        exclude = guard.exclude
+        if exclude.active and exclude.matches(_route_path(scope)):
             await self.app(scope, receive, send)
             return
-        authorization = authorization_values(scope)
         try:
-            # The warm path (a token verified before) needs no coroutine.
-            claims = self.guard.cached(authorization)
-            if claims is None:
-                claims = await self.guard.check_async(authorization)
+            claims = await guard.check_async(authorization_values(scope))
         except M2MGuardError as exc:
-            await send_error(scope, send, exc, answer=self.guard.error_response(exc))
+            await send_error(scope, send, exc, answer=guard.error_response(exc))
             return
-        self._attach(scope, claims, self.guard.verifier)
+        self._attach(scope, claims, verifier)
         await self.app(scope, receive, send)
 
 
 def authorization_values(scope: Scope) -> list[str]:
     """Every ``Authorization`` value of the request: two of them are an error."""
     # Servers send lower-case names (ASGI spec); tolerate others, cheaply.
-    return [
-        value.decode("latin-1")
-        for name, value in scope.get("headers") or ()
-        if name == b"authorization" or (len(name) == 13 and name.lower() == b"authorization")
-    ]
+    values = []
+    for name, value in scope.get("headers") or ():
+        if name == b"authorization" or (len(name) == 13 and name.lower() == b"authorization"):
+            values.append(value.decode("latin-1"))
+    return values
 
 
 async def send_error(

@@ -31,6 +31,7 @@ a token it refuses gets its own 401/403, and the claims it accepts become
 from __future__ import annotations
 
 import functools
+import inspect
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any, TypeVar, cast
@@ -47,7 +48,7 @@ from ._sansio.scopes import normalize_scopes
 from ._settings.environment import settings_from_mapping
 from ._types import TokenVerifier
 from ._verifier import Verifier
-from .wsgi import get_claims
+from .wsgi import ENVIRON_KEY, get_claims
 
 __all__ = [
     "EXTENSION_KEY",
@@ -65,6 +66,7 @@ _BOUND_KEY = "m2m_guard.bound"
 _G_NAME = "_m2m_guard_client"
 #: On ``flask.g`` beside the claims: the verifier that produced them.
 _G_VERIFIER = "_m2m_guard_verified_by"
+_NONE: dict[Any, Any] = {}  # (never written to)
 
 ViewT = TypeVar("ViewT", bound=Callable[..., Any])
 
@@ -108,9 +110,10 @@ class _State:
 
     def guard(self, rule: _Rule) -> Guard:
         """The ``Guard`` of ``rule`` in this application, built once."""
-        if rule not in self.guards:
-            self.guards[rule] = Guard(self.verifier, realm=self.realm, **asdict(rule))
-        return self.guards[rule]
+        guard = self.guards.get(rule)
+        if guard is None:
+            guard = self.guards[rule] = Guard(self.verifier, realm=self.realm, **asdict(rule))
+        return guard
 
 
 class M2MGuard:
@@ -162,12 +165,21 @@ class M2MGuard:
         rule = _Rule((), wanted, optional) if any_of else _Rule(wanted, (), optional)
 
         def decorator(view: ViewT) -> ViewT:
+            if not inspect.iscoroutinefunction(view):  # decided once, not per request
+
+                @functools.wraps(view)
+                def wrapper(*args: Any, **kwargs: Any) -> Any:
+                    self._authenticate(rule)
+                    return view(*args, **kwargs)
+
+                return cast(ViewT, wrapper)
+
             @functools.wraps(view)
-            def wrapper(*args: Any, **kwargs: Any) -> Any:
+            def async_wrapper(*args: Any, **kwargs: Any) -> Any:
                 self._authenticate(rule)
                 return current_app.ensure_sync(view)(*args, **kwargs)
 
-            return cast(ViewT, wrapper)
+            return cast(ViewT, async_wrapper)
 
         return decorator
 
@@ -194,22 +206,27 @@ class M2MGuard:
 
     def _authenticate(self, rule: _Rule) -> None:
         """Check the current request against ``rule`` with this extension's verifier."""
-        state = current_app.extensions.get(_BOUND_KEY, {}).get(self)
+        # One proxy lookup each: werkzeug's LocalProxy costs on every access.
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
+        state = app.extensions.get(_BOUND_KEY, _NONE).get(self)
         if state is None:
             raise RuntimeError("M2MGuard.init_app(app) was not called for this application")
         guard = cast(_State, state).guard(rule)
-        # One proxy lookup each: werkzeug's LocalProxy costs on every access.
         current = request._get_current_object()  # type: ignore[attr-defined]
-        if guard.exclude and guard.exclude.matches(current.path):
+        exclude = guard.exclude
+        if exclude.active and exclude.matches(current.path):
             return
         environ = current.environ
         stash: dict[str, Any] = g._get_current_object().__dict__
         try:
             # Claims this very verifier produced earlier in the request (a
             # blueprint guard, then the view's; the WSGI middleware): reused.
-            if guard.reuse(stash.get(_G_NAME), stash.get(_G_VERIFIER)) is not None:
+            earlier = stash.get(_G_NAME)
+            if earlier is not None and guard.reuse(earlier, stash.get(_G_VERIFIER)) is not None:
                 return
-            claims = guard.reuse(get_claims(environ), environ.get(VERIFIED_BY_KEY))
+            claims = environ.get(ENVIRON_KEY)
+            if claims is not None:
+                claims = guard.reuse(get_claims(environ), environ.get(VERIFIED_BY_KEY))
             if claims is None:
                 authorization = environ.get("HTTP_AUTHORIZATION")
                 claims = guard.check(() if authorization is None else (authorization,))

@@ -34,18 +34,18 @@ import inspect
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
-from starlette.requests import HTTPConnection
+from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket
 
 from ._asgi_state import VERIFIER_KEY, get_claims, verified_by
-from ._guard import Guard, error_response
+from ._guard import VERIFIED_BY_KEY, Guard, error_response
 from ._sansio.claims import M2MClaims
 from ._sansio.errors import ConfigurationError, M2MGuardError
 from ._sansio.scopes import normalize_scopes
 from ._starlette_auth import M2MUser, attach_claims
-from ._types import TokenVerifier
-from .asgi import M2MGuardMiddleware, send_error
+from ._types import Scope, TokenVerifier
+from .asgi import M2MGuardMiddleware, authorization_values, send_error
 
 __all__ = [
     "M2MGuardMiddleware",
@@ -57,11 +57,19 @@ __all__ = [
 ]
 
 _Endpoint = TypeVar("_Endpoint", bound=Callable[..., Any])
+_CONNECTIONS = (Request, WebSocket)
 
 
-def _pre_verified(conn: HTTPConnection, guard: Guard) -> M2MClaims | None:
-    # Only claims this guard's own verifier produced: then only scopes are left.
-    return guard.reuse(get_claims(conn), verified_by(conn))
+def _reuse_verified(scope: Scope, guard: Guard) -> M2MClaims | None:
+    """The claims attached to ``scope`` earlier in this request, scopes checked,
+    when ``guard``'s own verifier produced them (``Guard.reuse``); else ``None``."""
+    state = scope.get("state")
+    if type(state) is not dict:  # not as Starlette and the middleware make it
+        return guard.reuse(get_claims(scope), verified_by(scope))
+    claims = state.get("m2m")
+    if not isinstance(claims, M2MClaims):
+        return None
+    return guard.reuse(claims, state.get(VERIFIED_BY_KEY))
 
 
 async def authenticate(conn: HTTPConnection, guard: Guard) -> M2MClaims | None:
@@ -72,28 +80,50 @@ async def authenticate(conn: HTTPConnection, guard: Guard) -> M2MClaims | None:
     Raises:
         M2MGuardError: render it with ``Guard.error_response``.
     """
-    claims = _pre_verified(conn, guard)
+    scope = conn.scope
+    claims = _reuse_verified(scope, guard)
     if claims is None:
-        claims = await guard.check_async(conn.headers.getlist("authorization"))
-        attach_claims(conn.scope, claims, guard.verifier)
+        claims = await guard.check_async(authorization_values(scope))
+        attach_claims(scope, claims, guard.verifier)
     return claims
 
 
+async def _verify_now(scope: Scope, guard: Guard) -> None:
+    attach_claims(scope, await guard.check_async(authorization_values(scope)), guard.verifier)
+
+
 def _authenticate_sync(conn: HTTPConnection, guard: Guard) -> None:
-    if _pre_verified(conn, guard) is None:
-        claims = guard.check(conn.headers.getlist("authorization"))
-        attach_claims(conn.scope, claims, guard.verifier)
+    scope = conn.scope
+    if _reuse_verified(scope, guard) is None:
+        claims = guard.check(authorization_values(scope))
+        attach_claims(scope, claims, guard.verifier)
 
 
-def _guard_for(conn: HTTPConnection, options: dict[str, Any]) -> Guard:
-    app_state = getattr(conn.scope.get("app"), "state", None)
-    verifier = conn.scope.get(VERIFIER_KEY) or getattr(app_state, "m2m_verifier", None)
+#: How many verifiers' guards one decorated endpoint remembers.
+_MAX_GUARDS = 16
+
+
+def _guard_for(conn: HTTPConnection, options: dict[str, Any], guards: dict[int, Guard]) -> Guard:
+    """The endpoint's guard for the verifier this request names (see the
+    module docstring), built once per verifier."""
+    scope = conn.scope
+    verifier = scope.get(VERIFIER_KEY)
     if verifier is None:
-        raise ConfigurationError(
-            "require_scopes found no verifier: pass verifier=, add M2MGuardMiddleware "
-            "or set app.state.m2m_verifier"
-        )
-    return Guard(verifier, **options)
+        app_state = getattr(scope.get("app"), "state", None)
+        verifier = getattr(app_state, "m2m_verifier", None)
+        if verifier is None:
+            raise ConfigurationError(
+                "require_scopes found no verifier: pass verifier=, add M2MGuardMiddleware "
+                "or set app.state.m2m_verifier"
+            )
+    # By identity: the guard keeps its verifier alive, so the id stays its own.
+    guard = guards.get(id(verifier))
+    if guard is None or guard.verifier is not verifier:
+        guard = Guard(verifier, **options)
+        if len(guards) >= _MAX_GUARDS:
+            guards.clear()
+        guards[id(verifier)] = guard
+    return guard
 
 
 def _response(exc: M2MGuardError, realm: str) -> Response:
@@ -133,15 +163,16 @@ def require_scopes(
         "realm": realm,
     }
     fixed = None if verifier is None else Guard(verifier, **options)
+    guards: dict[int, Guard] = {}  # without a fixed verifier: one guard per verifier met
 
     def decorate(endpoint: _Endpoint) -> _Endpoint:
         if not inspect.iscoroutinefunction(endpoint):
 
             @functools.wraps(endpoint)
             def sync_endpoint(*args: Any, **kwargs: Any) -> Any:
-                conn = _connection(args, kwargs)
+                conn = _connection(args, kwargs)  # (a thread pool's hop dwarfs the search)
                 # Outside the try: a missing verifier is a server bug, not a 401.
-                guard = fixed or _guard_for(conn, options)
+                guard = fixed or _guard_for(conn, options, guards)
                 try:
                     _authenticate_sync(conn, guard)
                 except M2MGuardError as exc:
@@ -152,10 +183,14 @@ def require_scopes(
 
         @functools.wraps(endpoint)
         async def async_endpoint(*args: Any, **kwargs: Any) -> Any:
-            conn = _connection(args, kwargs)
-            guard = fixed or _guard_for(conn, options)
+            # Usually a plain Request as the only argument (no ABC check then).
+            conn = args[0] if args and type(args[0]) in _CONNECTIONS else _connection(args, kwargs)
+            guard = fixed or _guard_for(conn, options, guards)
+            scope = conn.scope
             try:
-                await authenticate(conn, guard)
+                # Claims the guard's own verifier produced need no coroutine.
+                if _reuse_verified(scope, guard) is None:
+                    await _verify_now(scope, guard)
             except M2MGuardError as exc:
                 if isinstance(conn, WebSocket):
                     await send_error(conn.scope, conn.send, exc, realm)

@@ -104,19 +104,21 @@ class M2MGuardMiddleware:
         )
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        if self.guard.resource is not None:
-            metadata = self.guard.metadata_response(environ["REQUEST_METHOD"], _path(environ))
+        guard = self.guard
+        if guard.resource is not None:
+            metadata = guard.metadata_response(environ["REQUEST_METHOD"], _path(environ))
             if metadata is not None:
                 return _respond(start_response, metadata)
-        if self.guard.exclude and self.guard.exclude.matches(_path(environ)):
+        exclude = guard.exclude
+        if exclude.active and exclude.matches(_path(environ)):
             return self.app(environ, start_response)
         authorization = environ.get("HTTP_AUTHORIZATION")
         try:
-            claims = self.guard.check(() if authorization is None else (authorization,))
+            claims = guard.check(() if authorization is None else (authorization,))
         except M2MGuardError as exc:
-            return _respond(start_response, self.guard.error_response(exc))
+            return _respond(start_response, guard.error_response(exc))
         environ[ENVIRON_KEY] = claims
-        environ[VERIFIED_BY_KEY] = self.guard.verifier
+        environ[VERIFIED_BY_KEY] = guard.verifier
         return self.app(environ, start_response)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+from pathlib import Path
 
 import pytest
 
@@ -14,6 +15,7 @@ from benchmarks.run import run
 
 ITEMS = {
     "raw_rs256",
+    "raw_rs256_json",
     "raw_es256",
     "raw_eddsa",
     "pyjwt_decode",
@@ -22,6 +24,10 @@ ITEMS = {
     "m2m_guard_warm",
     "starlette_bare",
     "starlette_guarded",
+    "starlette_route_bare",
+    "starlette_route_scoped",
+    "fastapi_header",
+    "fastapi_m2m",
     "flask_bare",
     "flask_wsgi_guarded",
     "flask_extension",
@@ -30,7 +36,7 @@ ITEMS = {
 
 @pytest.mark.slow
 def test_a_tiny_benchmark_run_reports_every_item_with_positive_numbers() -> None:
-    """Every item, both load servers, the memory figure and five targets come back."""
+    """Every item, both load servers, the memory figure and every target come back."""
     tiny_load = LoadSettings(seconds=0.5, requests=200, rounds=1, concurrency=4, tool="asyncio")
     report = run(quick=True, iterations=3, repeats=2, pool_size=8, memory_tokens=40, load=tiny_load)
 
@@ -48,6 +54,40 @@ def test_a_tiny_benchmark_run_reports_every_item_with_positive_numbers() -> None
         assert report.memory.bytes_per_token > 0
     else:
         assert report.memory.bytes_per_token is None
-    assert len(report.targets()) == 5
+    assert len(report.targets()) == 8
+    assert all(target.passed is not None for target in report.targets())
     assert "Targets" in format_text(report)
     assert json.loads(json.dumps(report.to_dict()))["measurements"]
+
+
+def test_the_markdown_explains_exactly_the_targets_a_run_misses(tmp_path: Path) -> None:
+    """BENCHMARKS.md gets a paragraph per missed target, and none for a met one."""
+    from benchmarks._output import _ANALYSIS, write_markdown
+    from benchmarks._report import Report
+    from benchmarks._timing import Measurement
+
+    def measured(key: str, us: float) -> Measurement:
+        return Measurement(key, key, 1, [us * 1000])
+
+    report = Report(
+        command="python benchmarks/run.py",
+        settings={"repeats": 1},
+        machine={"python": "x", "platform": "y", "cpu": "z", "cpu_count": 2, "openssl": "o",
+                 "packages": {}},
+        measurements=[
+            measured("raw_rs256", 25.0), measured("pyjwt_decode", 120.0),
+            measured("m2m_guard_cold", 75.0), measured("m2m_guard_warm", 1.0),
+            measured("starlette_bare", 10.0), measured("starlette_guarded", 11.0),
+        ],
+    )  # fmt: skip
+    path = tmp_path / "BENCHMARKS.md"
+    write_markdown(report, path, None)
+    text = path.read_text(encoding="utf-8")
+    assert "## Where the targets are missed, and why" in text
+    assert _ANALYSIS["cold"][0] in text  # 3.0x: missed
+    assert _ANALYSIS["warm"][0] not in text  # 120x: met
+    assert _ANALYSIS["starlette_guarded"][0] not in text  # 1.10x: met
+    verdicts = {t.key: t.verdict for t in report.targets()}
+    assert verdicts["cold"] == "FAIL"
+    assert verdicts["warm"] == verdicts["starlette_guarded"] == "PASS"
+    assert verdicts["fastapi_m2m"] == "n/a"

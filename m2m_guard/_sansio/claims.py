@@ -10,7 +10,7 @@ from typing import Any
 from .frozen import freeze
 from .scopes import ScopeSet, normalize_scopes
 
-__all__ = ["RESERVED_CLAIMS", "CustomClaims", "M2MClaims"]
+__all__ = ["RESERVED_CLAIMS", "CustomClaims", "M2MClaims", "verified_claims"]
 
 #: Claims that are not custom claims (Stytch's SDKs use exactly this list).
 RESERVED_CLAIMS = frozenset({"aud", "exp", "iat", "iss", "jti", "nbf", "sub", "scope"})
@@ -95,3 +95,64 @@ class M2MClaims:
         if any_of:
             return self._scope_set.satisfies_any(wanted)
         return self._scope_set.satisfies_all(wanted)
+
+
+_new = object.__new__
+(
+    _set_client_id,
+    _set_scopes,
+    _set_custom_claims,
+    _set_claims,
+    _set_issuer,
+    _set_audience,
+    _set_expires_at,
+    _set_issued_at,
+    _set_token_id,
+    _set_scope_set,
+) = (
+    getattr(M2MClaims, name).__set__
+    for name in (
+        "client_id",
+        "scopes",
+        "custom_claims",
+        "claims",
+        "issuer",
+        "audience",
+        "expires_at",
+        "issued_at",
+        "token_id",
+        "_scopes",
+    )
+)
+
+
+def verified_claims(
+    client_id: str,
+    scopes: tuple[str, ...],
+    claims: MappingProxyType[str, Any],
+    issuer: str,
+    audience: tuple[str, ...],
+    expires_at: float,
+    issued_at: float | None,
+    token_id: str | None,
+) -> M2MClaims:
+    """The verifier's ``M2MClaims``, equal to ``M2MClaims(...)`` of the same values.
+
+    Every value is final already (tuples, a read-only view of frozen JSON),
+    so the slots are set directly: a frozen dataclass's ``__init__`` goes
+    through ``object.__setattr__`` field by field and ``__post_init__``
+    checks again what is known, about half of building the claims of a
+    token never seen before.
+    """
+    made: M2MClaims = _new(M2MClaims)
+    _set_client_id(made, client_id)
+    _set_scopes(made, scopes)
+    _set_custom_claims(made, CustomClaims(claims))
+    _set_claims(made, claims)
+    _set_issuer(made, issuer)
+    _set_audience(made, audience)
+    _set_expires_at(made, expires_at)
+    _set_issued_at(made, issued_at)
+    _set_token_id(made, token_id)
+    _set_scope_set(made, None)
+    return made

@@ -52,19 +52,23 @@ class Engine:
         ``None`` sends the caller down the full ``flow``, which raises the
         right error (expired, too old, unknown key …) or refreshes the keys.
         """
-        if self.tokens is None or type(token) is not str:
+        tokens = self.tokens
+        if tokens is None or type(token) is not str:
             return None
-        return self._hit(self.tokens.get(token), max_token_age)
+        entry = tokens.get(token)
+        return None if entry is None else self._hit(entry, max_token_age)
 
     def cached_bearer(self, header: str) -> M2MClaims | None:
-        """Like ``cached``, for a ``"Bearer <token>"`` header value."""
-        if self.tokens is None:
+        """Like ``cached``, for an ``Authorization`` value: a hit only when it
+        is exactly ``"Bearer <token>"`` (the integrations' fast lane: nothing
+        is parsed or copied out of the header)."""
+        tokens = self.tokens
+        if tokens is None:
             return None
-        return self._hit(self.tokens.get_bearer(header), None)
+        entry = tokens.get_bearer(header)
+        return None if entry is None else self._hit(entry, None)
 
-    def _hit(self, entry: Entry | None, max_token_age: float | None) -> M2MClaims | None:
-        if entry is None:
-            return None
+    def _hit(self, entry: Entry, max_token_age: float | None) -> M2MClaims | None:
         now = self.clock()
         claims = entry.claims
         if (
@@ -102,11 +106,13 @@ class Engine:
         return claims
 
     def _entry(self, token: str, claims: M2MClaims, key: VerificationKey) -> Entry:
-        # The window in which a re-check of exp, nbf and iat would pass.
-        leeway = self.policy.leeway
-        starts = [claims.claims.get("nbf"), claims.issued_at]
-        not_before = max((t for t in starts if t is not None), default=-math.inf) - leeway
-        return Entry(token, claims, key, not_before)
+        # The window in which a re-check of exp, nbf and iat would pass: it
+        # starts at the later of nbf and iat (both checked numbers), less leeway.
+        start = claims.issued_at
+        nbf = claims.claims.get("nbf")
+        if nbf is not None and (start is None or nbf > start):
+            start = nbf
+        return Entry(token, claims, key, -math.inf if start is None else start - self.policy.leeway)
 
 
 def check_scopes(claims: M2MClaims, required: Sequence[str], any_of: Sequence[str]) -> None:
@@ -114,7 +120,9 @@ def check_scopes(claims: M2MClaims, required: Sequence[str], any_of: Sequence[st
 
     ``required`` and ``any_of`` are normalised (``normalize_scopes``).
     """
-    granted = claims._scope_set
+    if not (required or any_of):
+        return
+    granted = claims._scopes or claims._scope_set  # the property only the first time
     if required and not granted.satisfies_all(required):
         raise InsufficientScopeError(required, claims.scopes)
     if any_of and not granted.satisfies_any(any_of):

@@ -16,7 +16,6 @@ import binascii
 import json
 import re
 from collections.abc import Sequence
-from sys import intern
 from typing import Any, NamedTuple
 
 from .errors import (
@@ -102,9 +101,34 @@ def _b64decode(segment: str) -> bytes:
         raise MalformedTokenError("The access token is not valid base64url.") from exc
 
 
+# Member names get one shared spelling each: every token repeats the same
+# dozen, and the token cache keeps many payloads. A fixed table, not
+# sys.intern: parsing runs before any signature is checked, and on Python 3.12
+# an interned string is never freed, so interning names an attacker chose
+# would let every request grow the process for good.
+_NAMES = {
+    name: name
+    for name in (
+        # JOSE headers (RFC 7515, 7516)
+        "alg", "kid", "typ", "cty", "crit", "jku", "jwk", "x5u", "x5c", "x5t", "x5t#S256",
+        "enc", "zip",
+        # registered claims (RFC 7519), access tokens (RFC 9068), OIDC, RFC 8693
+        "iss", "sub", "aud", "exp", "nbf", "iat", "jti", "scope", "client_id", "auth_time",
+        "acr", "amr", "groups", "roles", "entitlements", "azp", "sid", "nonce", "act",
+        "may_act", "cnf",
+        # the presets' issuers: Stytch, Auth0, Okta, Entra ID, Keycloak, Cognito
+        "gty", "permissions", "org_id", "cid", "uid", "scp", "ver", "tid", "oid", "appid",
+        "appidacr", "azpacr", "idp", "rh", "uti", "wids", "aio", "version", "clientId",
+        "clientHost", "clientAddress", "realm_access", "resource_access", "session_state",
+        "preferred_username", "email_verified", "allowed-origins", "token_use", "username",
+        "event_id", "origin_jti",
+    )
+}  # fmt: skip
+_shared_name = _NAMES.get
+
+
 def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    # Member names are interned: every token repeats the same dozen of them.
-    obj = {intern(name): value for name, value in pairs}
+    obj = {_shared_name(name, name): value for name, value in pairs}
     if len(obj) != len(pairs):
         # RFC 7515 §5.2: a parser must reject or use the last; two readers of
         # one token must never disagree, so reject.

@@ -56,8 +56,11 @@ ASYMMETRIC_ALGORITHMS = frozenset([*_RSA_PKCS1, *_RSA_PSS, *_ECDSA, "EdDSA"])
 _MIN_RSA_BITS = 2048
 
 
+_PKCS1 = padding.PKCS1v15()  # holds no state: one for every check
+
+
 def _verify_pkcs1(key: Any, alg: str, message: bytes, signature: bytes) -> None:
-    key.verify(signature, message, padding.PKCS1v15(), _RSA_PKCS1[alg])
+    key.verify(signature, message, _PKCS1, _RSA_PKCS1[alg])
 
 
 def _verify_pss(key: Any, alg: str, message: bytes, signature: bytes) -> None:

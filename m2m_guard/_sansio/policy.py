@@ -12,11 +12,11 @@ from __future__ import annotations
 import math
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from .claims import CustomClaims, M2MClaims
+from .claims import M2MClaims, verified_claims
 from .errors import (
     DisallowedAlgorithmError,
     ExpiredTokenError,
@@ -27,8 +27,8 @@ from .errors import (
     TokenTooOldError,
     UnsupportedHeaderError,
 )
-from .frozen import FrozenList
-from .scopes import parse_scope_claim
+from .frozen import FrozenDict, FrozenList
+from .scopes import scope_tuple
 
 __all__ = ["ClaimsPolicy"]
 
@@ -77,18 +77,23 @@ def _claim(claims: Mapping[str, Any], name: str) -> Any:
 def _intern_repeated(claims: dict[str, Any]) -> None:
     # Verified tokens stay in the token cache, and every token of an issuer
     # or a client repeats these values: keep one copy of each.
-    # This runs before the payload is published (then only behind read-only
-    # views); arrays stay read-only (_frozen).
+    # This runs after the signature verified (nothing an attacker chose is
+    # interned) and before the payload is published (then only behind
+    # read-only views), so an array is still this token's own: its items are
+    # replaced in place, not copied into a second array.
     for name in _REPEATED_CLAIMS:
         value = claims.get(name)
         if type(value) is str:
             claims[name] = sys.intern(value)
         elif type(value) is FrozenList:
-            claims[name] = FrozenList(sys.intern(v) if type(v) is str else v for v in value)
+            for index, item in enumerate(value):
+                if type(item) is str:
+                    list.__setitem__(value, index, sys.intern(item))
 
 
 _REPEATED_CLAIMS = ("iss", "sub", "aud", "scope", "client_id", "azp")
 _SHARED: dict[tuple[str, ...], tuple[str, ...]] = {}
+_MAX_ACCEPTED_HEADERS = 256
 
 
 def _shared(value: tuple[str, ...]) -> tuple[str, ...]:
@@ -123,9 +128,30 @@ class ClaimsPolicy:
     client_id_claims: tuple[str, ...] = ("sub", "client_id", "azp", "cid", "appid")
     scope_claims: tuple[str, ...] = ("scope", "scp")
     strict_rfc9068: bool = False
+    #: Headers this policy accepted: ``id(header) -> (header, alg, kid)``. The
+    #: parser shares one read-only header object among the tokens that carry
+    #: the same header segment, and the entry holds it, so its id stays its own.
+    _accepted_headers: dict[int, tuple[Mapping[str, Any], str, str | None]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def check_header(self, header: Mapping[str, Any]) -> tuple[str, str | None]:
-        """Check the JOSE header; return ``(alg, kid)``."""
+        """Check the JOSE header; return ``(alg, kid)``.
+
+        A header object accepted before (the parser's shared, read-only one)
+        is answered from memory: the checks depend on it and on the policy only.
+        """
+        accepted = self._accepted_headers.get(id(header))
+        if accepted is not None and accepted[0] is header:
+            return accepted[1], accepted[2]
+        alg, kid = self._check_header(header)
+        if type(header) is FrozenDict:
+            if len(self._accepted_headers) >= _MAX_ACCEPTED_HEADERS:
+                self._accepted_headers.clear()
+            self._accepted_headers[id(header)] = (header, alg, kid)
+        return alg, kid
+
+    def _check_header(self, header: Mapping[str, Any]) -> tuple[str, str | None]:
         alg = header.get("alg")
         if not isinstance(alg, str) or alg not in self.algorithms:
             raise DisallowedAlgorithmError()
@@ -182,10 +208,16 @@ class ClaimsPolicy:
         """The audience claim (a string or a list of strings) names one of ours."""
         name = self.audience_claim
         aud = claims.get(name)
-        audiences = [aud] if isinstance(aud, str) else aud
-        if not isinstance(audiences, list) or not all(isinstance(a, str) for a in audiences):
+        if isinstance(aud, str):
+            if aud in self.audiences:
+                return
+            raise InvalidAudienceError()
+        if not isinstance(aud, list):
             raise InvalidAudienceError(f"The token's {name!r} claim is missing or malformed.")
-        if self.audiences.isdisjoint(audiences):
+        for audience in aud:
+            if not isinstance(audience, str):
+                raise InvalidAudienceError(f"The token's {name!r} claim is missing or malformed.")
+        if self.audiences.isdisjoint(aud):
             raise InvalidAudienceError()
 
     def validate_claims(
@@ -194,28 +226,33 @@ class ClaimsPolicy:
         """Check time claims and build the result; the signature is already good."""
         expires_at, issued_at = self.check_times(claims, now, max_token_age)
         client_id = self._client_id(claims)
-        scopes: list[str] = []
-        for name in self.scope_claims:
-            value = _claim(claims, name)
-            if value is not _ABSENT:
-                scopes.extend(parse_scope_claim(name, value))
+        scopes = self._scopes(claims)
         jti = claims.get("jti")
         if jti is not None and not isinstance(jti, str):
             raise InvalidClaimError("jti", "The token's 'jti' claim must be a string.")
         _intern_repeated(claims)
         aud = claims.get(self.audience_claim)
-        view = MappingProxyType(claims)
-        return M2MClaims(
-            client_id=client_id,
-            scopes=_shared(tuple(dict.fromkeys(scopes))),
-            custom_claims=CustomClaims(view),
-            claims=view,
-            issuer=claims.get("iss", ""),
-            audience=_shared((aud,) if isinstance(aud, str) else tuple(aud or ())),
-            expires_at=expires_at if expires_at is not None else math.inf,
-            issued_at=issued_at,
-            token_id=jti,
+        return verified_claims(
+            client_id,
+            scopes,
+            MappingProxyType(claims),
+            claims.get("iss", ""),
+            _shared((aud,) if isinstance(aud, str) else tuple(aud or ())),
+            math.inf if expires_at is None else expires_at,
+            issued_at,
+            jti,
         )
+
+    def _scopes(self, claims: Mapping[str, Any]) -> tuple[str, ...]:
+        """The granted scopes of every scope claim, in order, without duplicates."""
+        found: tuple[str, ...] | None = None
+        for name in self.scope_claims:
+            value = _claim(claims, name)
+            if value is _ABSENT:
+                continue
+            parsed = scope_tuple(name, value)
+            found = parsed if found is None else tuple(dict.fromkeys(found + parsed))
+        return () if found is None else _shared(found)
 
     def check_times(
         self, claims: Mapping[str, Any], now: float, max_token_age: float | None

@@ -17,7 +17,7 @@ from collections.abc import Collection, Iterable, Sequence
 
 from .errors import InvalidClaimError
 
-__all__ = ["ScopeSet", "normalize_scopes", "parse_scope_claim"]
+__all__ = ["ScopeSet", "normalize_scopes", "parse_scope_claim", "scope_tuple"]
 
 
 def parse_scope_claim(name: str, value: object) -> list[str]:
@@ -37,6 +37,28 @@ def parse_scope_claim(name: str, value: object) -> list[str]:
     raise InvalidClaimError(
         name, f"The token's {name!r} claim must be a string or a list of strings."
     )
+
+
+def scope_tuple(name: str, value: object) -> tuple[str, ...]:
+    """``parse_scope_claim`` as a tuple, order kept, duplicates dropped.
+
+    Called for verified tokens only. The tuple of a string claim is
+    remembered (bounded): every token of a client repeats the same string.
+    """
+    if type(value) is str:
+        known = _SCOPE_STRINGS.get(value)
+        if known is not None:
+            return known
+    parsed = tuple(dict.fromkeys(parse_scope_claim(name, value)))
+    if type(value) is str:
+        if len(_SCOPE_STRINGS) >= _MAX_SCOPE_STRINGS:
+            _SCOPE_STRINGS.clear()
+        _SCOPE_STRINGS[value] = parsed
+    return parsed
+
+
+_SCOPE_STRINGS: dict[str, tuple[str, ...]] = {}
+_MAX_SCOPE_STRINGS = 1024
 
 
 def normalize_scopes(scopes: str | Iterable[str]) -> tuple[str, ...]:
@@ -75,7 +97,7 @@ def _normalize(scopes: str | Iterable[str]) -> tuple[str, ...]:
 class ScopeSet:
     """The scopes a token grants, prepared for fast repeated checks."""
 
-    __slots__ = ("_exact", "_wildcard_actions")
+    __slots__ = ("_exact", "_met_all", "_met_any", "_wildcard_actions")
 
     def __init__(self, scopes: Sequence[str]) -> None:
         # A verified token lives in the token cache, so this stays small: the
@@ -86,6 +108,12 @@ class ScopeSet:
         self._wildcard_actions = tuple(
             s[:-2] for s in unique if s.endswith(":*") and s.find(":") == len(s) - 2
         )
+        # The last tuple ``satisfies_all`` / ``satisfies_any`` found met: a
+        # route asks with the same (normalised, memoised) tuple object on
+        # every request, and neither it nor this set ever changes, so the
+        # same object is met again. An identity memo: a race only loses it.
+        self._met_all: tuple[str, ...] | None = None
+        self._met_any: tuple[str, ...] | None = None
 
     def satisfies(self, required: str) -> bool:
         """Whether one granted scope covers ``required``."""
@@ -96,14 +124,38 @@ class ScopeSet:
         action = required.partition(":")[0]
         return required != "*" and action in self._wildcard_actions
 
+    # The two checks below run on every guarded request: ``satisfies`` is
+    # spelled out in them, as plain loops (no generator, no call per scope).
+
     def satisfies_all(self, required: Iterable[str]) -> bool:
         """Whether every scope in ``required`` is covered."""
-        return all(self.satisfies(scope) for scope in required)
+        if required is self._met_all:
+            return True
+        exact, wildcards = self._exact, self._wildcard_actions
+        for scope in required:
+            if scope not in exact and (
+                not wildcards or scope == "*" or scope.partition(":")[0] not in wildcards
+            ):
+                return False
+        if type(required) is tuple:
+            self._met_all = required
+        return True
 
     def satisfies_any(self, required: Iterable[str]) -> bool:
         """Whether at least one scope in ``required`` is covered.
 
         An empty ``required`` is satisfied: nothing was asked for.
         """
-        required = tuple(required)
-        return not required or any(self.satisfies(scope) for scope in required)
+        if required is self._met_any:
+            return True
+        exact, wildcards = self._exact, self._wildcard_actions
+        asked = False
+        for scope in required:
+            if scope in exact or (
+                wildcards and scope != "*" and scope.partition(":")[0] in wildcards
+            ):
+                if type(required) is tuple:
+                    self._met_any = required
+                return True
+            asked = True
+        return not asked

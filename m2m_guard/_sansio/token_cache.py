@@ -8,14 +8,21 @@ while the token's time window holds and its key is still in the current,
 fresh key set; anything else falls through to a full verification, which
 raises the right error or refreshes the keys. Only successes are stored.
 
-Reads take no lock (a dict lookup is atomic under the GIL); inserts and
-removals share one small lock. Eviction is first-in first-out, which for
-tokens that all live about an hour is close to least-recently-used.
+No lock anywhere (this module imports no threading): each step is one atomic
+dictionary operation (``get``, ``pop(key, None)``, a store), safe under the
+GIL and on free-threaded builds alike. Threads racing on one cache can only
+lose an entry (a ``discard`` that drops a newer entry of the same tail) or
+briefly keep one too many (an eviction that gave up because another thread
+changed the dict while it looked for the oldest key: ``RuntimeError``).
+Both are performance matters, never security ones: entries are stored only
+after a full verification, and every hit compares the whole token and
+re-checks its time window and its key (``Engine._hit``), so no state the
+dictionary can be in lets a token through that a full verification would
+refuse. Eviction is first-in first-out, which for tokens that all live
+about an hour is close to least-recently-used.
 """
 
 from __future__ import annotations
-
-import threading
 
 from .claims import M2MClaims
 from .keys import VerificationKey
@@ -30,19 +37,26 @@ TAIL = 16
 
 
 class Entry:
-    """One verified token: the token, its claims, its key, and when it starts
-    to be valid (its end is ``claims.expires_at``). Kept lean: there may be many.
+    """One verified token: its ``Authorization`` value (``"Bearer <token>"``,
+    what the integrations' fast lane compares with), its claims, its key, and
+    when it starts to be valid (its end is ``claims.expires_at``). Kept lean:
+    there may be many.
     """
 
-    __slots__ = ("claims", "key", "not_before", "token")
+    __slots__ = ("claims", "header", "key", "not_before")
 
     def __init__(
         self, token: str, claims: M2MClaims, key: VerificationKey, not_before: float
     ) -> None:
-        self.token = token
+        self.header = "Bearer " + token
         self.claims = claims
         self.key = key
         self.not_before = not_before
+
+    @property
+    def token(self) -> str:
+        """The compact token itself."""
+        return self.header[7:]
 
 
 class TokenCache:
@@ -52,50 +66,48 @@ class TokenCache:
     other: a lookup always compares the whole token.
     """
 
-    __slots__ = ("_entries", "_lock", "maxsize")
+    __slots__ = ("_entries", "maxsize")
 
     def __init__(self, maxsize: int) -> None:
         self.maxsize = maxsize
         self._entries: dict[str, Entry] = {}
-        self._lock = threading.Lock()
 
     def __len__(self) -> int:
         return len(self._entries)
 
     def get(self, token: str) -> Entry | None:
-        """The entry for exactly ``token``, if any (no lock)."""
+        """The entry for exactly ``token``, if any."""
         entry = self._entries.get(token[-TAIL:])
-        return entry if entry is not None and entry.token == token else None
+        return entry if entry is not None and entry.header[7:] == token else None
 
     def get_bearer(self, header: str) -> Entry | None:
-        """The entry for the token of a ``"Bearer <token>"`` header value.
-
-        The caller checked the ``"Bearer "`` prefix; this compares the rest
-        without copying the token out of the header.
-        """
+        """The entry whose ``Authorization`` value is exactly ``header``
+        (``"Bearer <token>"``: one comparison covers scheme and token)."""
         entry = self._entries.get(header[-TAIL:])
-        if entry is None:
-            return None
-        token = entry.token
-        return entry if len(header) == len(token) + 7 and header.endswith(token) else None
+        return entry if entry is not None and entry.header == header else None
 
     def put(self, entry: Entry) -> None:
-        """Remember a verified token, evicting the oldest entry when full."""
-        key = entry.token[-TAIL:]
-        with self._lock:
-            entries = self._entries
-            while len(entries) >= self.maxsize and key not in entries:
-                del entries[next(iter(entries))]
-            entries[key] = entry
+        """Remember a verified token, evicting the oldest entries when full."""
+        key = entry.header[-TAIL:]
+        entries = self._entries
+        while len(entries) >= self.maxsize and key not in entries:
+            try:
+                oldest = next(iter(entries))
+            except (RuntimeError, StopIteration):
+                # Another thread changed the dict as we looked: keep one too
+                # many for now (the next insert trims), rather than spin.
+                break
+            entries.pop(oldest, None)
+        entries[key] = entry
 
     def discard(self, entry: Entry) -> None:
-        """Forget ``entry`` (expired, or its key left the key set)."""
-        key = entry.token[-TAIL:]
-        with self._lock:
-            if self._entries.get(key) is entry:
-                del self._entries[key]
+        """Forget ``entry`` (expired, or its key left the key set).
 
-    def clear(self) -> None:
-        """Forget every token."""
-        with self._lock:
-            self._entries.clear()
+        Between the check and the removal another thread may have stored a
+        newer entry under the same tail; it is then dropped too, and its
+        token simply verified again.
+        """
+        key = entry.header[-TAIL:]
+        entries = self._entries
+        if entries.get(key) is entry:
+            entries.pop(key, None)

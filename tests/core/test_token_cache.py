@@ -344,6 +344,10 @@ def test_lookups_compare_the_whole_token_not_just_its_tail(
     assert cache.get_bearer(f"Bearer {second}") is None
     assert cache.get_bearer(f"Bearer  {first}") is None  # not the exact header form
     assert cache.get_bearer(f"Bearer x{first}") is None
+    assert cache.get_bearer(f"bearer {first}") is None  # the stored value is compared whole:
+    assert cache.get_bearer(f"Beaver {first}") is None  # the scheme too, same length or not
+    assert cache.get_bearer(first) is None
+    assert entry.token == first
     other = _entry_for(second, rsa_key, clock)
     cache.put(other)  # same tail: replaces, never confuses
     assert cache.get(first) is None
@@ -351,9 +355,6 @@ def test_lookups_compare_the_whole_token_not_just_its_tail(
     cache.discard(entry)  # no longer stored: nothing happens
     assert cache.get(second) is other
     cache.discard(other)
-    assert len(cache) == 0
-    cache.put(entry)
-    cache.clear()
     assert len(cache) == 0
 
 
@@ -369,4 +370,85 @@ def test_header_fast_lane_hits_only_the_exact_bearer_form(
     assert verifier.cached_bearer([f"Bearer {token}", f"Bearer {token}"]) is None
     assert verifier.cached_bearer([]) is None
     assert verifier.verify_header(f"bearer {token}") is claims
+    assert verifier.verify_authorization([f"Bearer {token}"]) is claims
+    assert verifier.verify_authorization([f"bearer {token}"]) is claims
+    assert verifier.verify_header([f"Bearer {token}"]) is claims
     assert len(signature_checks) == 1
+
+
+def test_the_verification_core_takes_no_lock_and_imports_no_threading() -> None:
+    """The token cache, and the sans-I/O modules the verification runs through,
+    never import threading: the cache is lock-free (see its docstring)."""
+    import ast
+    from pathlib import Path
+
+    import m2m_guard._sansio
+
+    core = Path(m2m_guard._sansio.__file__).parent
+    modules = ["token_cache", "engine", "policy", "jws", "keys", "claims", "scopes", "flow"]
+    for name in modules:
+        tree = ast.parse((core / f"{name}.py").read_text(encoding="utf-8"))
+        imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import)
+                    for alias in node.names}  # fmt: skip
+        imported |= {node.module for node in ast.walk(tree)
+                     if isinstance(node, ast.ImportFrom) and node.module}  # fmt: skip
+        assert not imported & {"threading", "_thread"}, name
+
+
+class _RacingDict(dict[str, Any]):
+    """A dict another thread changes at the worst moments (simulated)."""
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.iterations = 0
+        self.steal_on_get: str | None = None
+
+    def __iter__(self) -> Any:
+        self.iterations += 1
+        if self.iterations == 1:
+            raise RuntimeError("dictionary changed size during iteration")
+        return super().__iter__()
+
+    def get(self, key: str, default: Any = None) -> Any:
+        value = super().get(key, default)
+        if key == self.steal_on_get:
+            super().pop(key)  # another thread's discard, between our get and pop
+        return value
+
+
+def test_eviction_racing_another_thread_keeps_one_entry_too_many_for_a_while(
+    rsa_key: SigningKey, clock: FakeClock
+) -> None:
+    """An eviction that meets a concurrent change gives up (never spins, never
+    raises); the cache holds one entry too many until the next insert trims it."""
+    from m2m_guard._sansio.token_cache import TokenCache
+
+    cache = TokenCache(2)
+    racing = _RacingDict()
+    cache._entries = racing
+    entries = [_entry_for(f"token-{i:020d}", rsa_key, clock) for i in range(4)]
+    cache.put(entries[0])
+    cache.put(entries[1])
+    cache.put(entries[2])  # full: the eviction meets the "concurrent" change
+    assert len(cache) == 3
+    cache.put(entries[3])  # the next insert evicts down to the bound again
+    assert len(cache) == 2
+    assert cache.get(entries[3].token) is entries[3]
+    assert cache.get(entries[0].token) is None
+
+
+def test_discard_racing_another_discard_does_not_raise(
+    rsa_key: SigningKey, clock: FakeClock
+) -> None:
+    """The entry vanishing between the check and the removal is fine."""
+    from m2m_guard._sansio.token_cache import TAIL, TokenCache
+
+    cache = TokenCache(4)
+    racing = _RacingDict()
+    racing.iterations = 1  # no eviction trouble here
+    cache._entries = racing
+    entry = _entry_for("t" * 40, rsa_key, clock)
+    cache.put(entry)
+    racing.steal_on_get = entry.token[-TAIL:]
+    cache.discard(entry)
+    assert len(cache) == 0

@@ -277,7 +277,8 @@ async def test_second_verify_of_a_token_is_served_from_its_issuers_token_cache(
     assert len(signature_checks) == 2
     assert issuer_lookups == tokens
     assert issuers.requests() == 2
-    assert combined.cached_bearer([f"Bearer {tokens[1]}"]) is not None
+    assert combined.verify_authorization([f"Bearer {tokens[1]}"]) is not None
+    assert issuer_lookups == tokens
 
 
 async def test_warm_path_still_checks_scopes_and_expiry(
@@ -295,19 +296,34 @@ async def test_warm_path_still_checks_scopes_and_expiry(
     assert isinstance(await flavor.outcome(combined, token), ExpiredTokenError)  # type: ignore[arg-type]
 
 
-async def test_cached_bearer_only_answers_for_verified_tokens(
-    issuers: Issuers, combined: MultiIssuerVerifier
+async def test_the_fast_lane_answers_from_the_issuers_token_cache(
+    issuers: Issuers,
+    combined: MultiIssuerVerifier,
+    signature_checks: list[str],
+    issuer_lookups: list[str],
 ) -> None:
-    """cached_bearer is None before verification, for odd headers, and hits afterwards."""
+    """verify_authorization: a verified token sent as exactly 'Bearer <token>' is
+    answered by its issuer's token cache before any parsing or issuer selection;
+    other spellings are parsed out first, then hit the same cache."""
     token = issuers.stytch_token()
-    assert combined.cached_bearer([f"Bearer {token}"]) is None
-    combined.verify(token)
-    claims = combined.cached_bearer([f"Bearer {token}"])
+    header = f"Bearer {token}"
+    claims = combined.verify_authorization([header])
     assert claims is not None
     assert claims.client_id == CLIENT_ID
-    assert combined.cached_bearer([f"bearer {token}"]) is None
-    assert combined.cached_bearer([f"Bearer {token}", f"Bearer {token}"]) is None
-    assert combined.cached_bearer([]) is None
+    assert (issuer_lookups, len(signature_checks)) == ([token], 1)
+    assert combined.verify_authorization([header]) is claims
+    assert await combined.verify_authorization_async([header]) is claims
+    assert combined.verify_authorization([f"bearer {token}"]) is claims
+    assert await combined.verify_authorization_async([f"Bearer  {token}"]) is claims
+    assert (issuer_lookups, len(signature_checks)) == ([token], 1)
+    with pytest.raises(InvalidRequestError):
+        combined.verify_authorization([header, header])
+    with pytest.raises(MissingTokenError):
+        await combined.verify_authorization_async([])
+    assert combined.verify_authorization([], optional=True) is None
+    with pytest.raises(InsufficientScopeError):
+        combined.verify_authorization([header], ("admin:all",))
+    assert combined.verify_authorization([header], (), ("admin:all", "read:users")) is claims
 
 
 async def test_max_token_age_applies_on_the_warm_path(

@@ -235,10 +235,6 @@ class KeySet:
                 candidates = [k for k in self.keys if k.kid is None and alg in k.algorithms]
         return candidates[0] if len(candidates) == 1 else None
 
-    def kids(self) -> frozenset[str | None]:
-        """The key ids in the set."""
-        return frozenset(k.kid for k in self.keys)
-
 
 def _load_each(
     raw_keys: Iterable[Any], known: Mapping[str, VerificationKey]

@@ -32,7 +32,7 @@ from cryptography.x509.oid import NameOID
 
 from m2m_guard import KeysUnavailableError, M2MClaims, Verifier, _drivers
 from m2m_guard._sansio.jwks import JWKSPolicy
-from tests.core.helpers import PATIENCE
+from tests.core._helpers import PATIENCE
 from tests.support.clock import FakeClock
 from tests.support.keep_alive_server import TIMEOUT, KeepAliveServer
 from tests.support.keys import ISSUER, PROJECT_ID, SigningKey, jwks_of, stytch_claims

@@ -14,7 +14,7 @@ import anyio
 import pytest
 
 from m2m_guard import KeysUnavailableError, M2MClaims, Verifier
-from tests.core.helpers import unused_loopback_url
+from tests.core._helpers import unused_loopback_url
 from tests.support.clock import FakeClock
 from tests.support.jwks_server import JWKSServer
 from tests.support.keys import ISSUER, PROJECT_ID, SigningKey, stytch_claims

@@ -17,7 +17,7 @@ import pytest
 
 from m2m_guard import KeysUnavailableError, M2MClaims, UnknownKeyError, Verifier
 from m2m_guard._sansio.jwks import JWKSPolicy
-from tests.core.helpers import (
+from tests.core._helpers import (
     ASYNC,
     SYNC,
     Flavor,

@@ -18,7 +18,7 @@ import pytest
 from m2m_guard import KeysUnavailableError, M2MClaims, M2MGuardError, Verifier
 from m2m_guard._gate import gate_of
 from m2m_guard._sansio.jwks import JWKSPolicy
-from tests.core.helpers import PATIENCE
+from tests.core._helpers import PATIENCE
 from tests.support.clock import FakeClock
 from tests.support.concurrency import all_at_once, outcome_of
 from tests.support.jwks_server import JWKSServer, running_jwks_server

@@ -10,7 +10,7 @@ import pytest
 
 from m2m_guard._tools.server import ServerThread
 from m2m_guard.issuer import LocalIssuer, ScryptParams, create_app
-from tests.examples.launcher import running_example
+from tests.examples._launcher import running_example
 
 pytestmark = pytest.mark.slow
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.examples.launcher import running_example
+from tests.examples._launcher import running_example
 from tests.support.jwks_server import JWKSServer
 from tests.support.keys import CLIENT_ID, ISSUER, PROJECT_ID, SigningKey, stytch_claims
 

@@ -6,7 +6,7 @@ import threading
 from collections.abc import Callable
 from typing import TypeVar
 
-from tests.core.helpers import PATIENCE
+from tests.core._helpers import PATIENCE
 
 T = TypeVar("T")
 

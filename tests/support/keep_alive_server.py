@@ -14,7 +14,7 @@ import threading
 from contextlib import suppress
 from typing import Any
 
-from tests.core.helpers import PATIENCE
+from tests.core._helpers import PATIENCE
 
 TIMEOUT = 1.0
 BYTE_DELAY = 0.2

@@ -7,7 +7,7 @@ import threading
 import time
 from typing import Any
 
-from tests.core.helpers import PATIENCE
+from tests.core._helpers import PATIENCE
 
 
 class TokenEndpointServer:

@@ -36,10 +36,10 @@ from m2m_guard import (
 from m2m_guard._http import httpx
 from m2m_guard._sansio.jws import parse_token
 from m2m_guard._sansio.keys import verify_signature
-from tests.core.helpers import Flavor, unused_loopback_url
+from tests.core._helpers import Flavor, unused_loopback_url
 from tests.integrations.harness import Harness
-from tests.issuers.conftest import Track
-from tests.issuers.support import MIDDLEWARES, IssuerServer
+from tests.presets.conftest import Track
+from tests.presets.support import MIDDLEWARES, IssuerServer
 from tests.support.clock import FakeClock
 from tests.support.keys import CLIENT_ID, PROJECT_ID, SigningKey, jwks_of, stytch_claims
 

@@ -18,9 +18,9 @@ import pytest
 
 from m2m_guard import KeysUnavailableError, UnknownKeyError, Verifier
 from m2m_guard._sansio.discovery import jwks_uri_from_metadata
-from tests.core.helpers import Flavor
-from tests.issuers.conftest import Track
-from tests.issuers.support import OIDC_PATH, RFC8414_PATH, IssuerServer
+from tests.core._helpers import Flavor
+from tests.presets.conftest import Track
+from tests.presets.support import OIDC_PATH, RFC8414_PATH, IssuerServer
 from tests.support.clock import FakeClock
 from tests.support.keys import CLIENT_ID, PROJECT_ID, SigningKey, stytch_claims
 

@@ -8,8 +8,8 @@ from typing import TypeVar
 import pytest
 
 from m2m_guard import TokenVerifier
-from tests.core.helpers import ASYNC, SYNC, Flavor
-from tests.issuers.support import IssuerServer, running_issuer_server
+from tests.core._helpers import ASYNC, SYNC, Flavor
+from tests.presets.support import IssuerServer, running_issuer_server
 from tests.support.keys import SigningKey, jwks_of
 
 V = TypeVar("V", bound=TokenVerifier)

@@ -24,10 +24,10 @@ from m2m_guard import (
     M2MClaims,
     Verifier,
 )
-from tests.core.helpers import Flavor
+from tests.core._helpers import Flavor
 from tests.integrations.harness import Harness
-from tests.issuers.conftest import Track
-from tests.issuers.support import MIDDLEWARES, IssuerServer
+from tests.presets.conftest import Track
+from tests.presets.support import MIDDLEWARES, IssuerServer
 from tests.support.clock import FakeClock
 from tests.support.keys import CLIENT_ID, PROJECT_ID, SigningKey, stytch_claims
 

@@ -18,7 +18,7 @@ from werkzeug.test import Client
 from m2m_guard import ConfigurationError, Guard, ProtectedResource, TokenVerifier, Verifier
 from m2m_guard import asgi as asgi_integration
 from m2m_guard import wsgi as wsgi_integration
-from tests.core.helpers import unused_loopback_url
+from tests.core._helpers import unused_loopback_url
 from tests.integrations.harness_asgi import call, health, identity, websocket
 from tests.integrations.harness_wsgi import plain_app
 from tests.support.clock import FakeClock

@@ -1,1 +1,0 @@
-"""Issuers other than Stytch: presets, discovery, several issuers at once, RFC 9728."""

@@ -123,7 +123,8 @@ def check_scopes(claims: M2MClaims, required: Sequence[str], any_of: Sequence[st
     if not (required or any_of):
         return
     granted = claims._scopes or claims._scope_set  # the property only the first time
-    if required and not granted.satisfies_all(required):
+    # The route's tuple met last time (ScopeSet's identity memo) needs no call.
+    if required and required is not granted._met_all and not granted.satisfies_all(required):
         raise InsufficientScopeError(required, claims.scopes)
-    if any_of and not granted.satisfies_any(any_of):
+    if any_of and any_of is not granted._met_any and not granted.satisfies_any(any_of):
         raise InsufficientScopeError(any_of, claims.scopes, any_of=True)

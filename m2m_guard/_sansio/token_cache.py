@@ -87,18 +87,31 @@ class TokenCache:
         return entry if entry is not None and entry.header == header else None
 
     def put(self, entry: Entry) -> None:
-        """Remember a verified token, evicting the oldest entries when full."""
+        """Remember a verified token, evicting the oldest entries when full.
+
+        Threads inserting at the same moment may each find room and push the
+        cache past ``maxsize`` for a while (one entry per racing thread at
+        most); every insert trims it back afterwards.
+        """
         key = entry.header[-TAIL:]
         entries = self._entries
         while len(entries) >= self.maxsize and key not in entries:
-            try:
-                oldest = next(iter(entries))
-            except (RuntimeError, StopIteration):
-                # Another thread changed the dict as we looked: keep one too
-                # many for now (the next insert trims), rather than spin.
+            if not self._evict_oldest():
                 break
-            entries.pop(oldest, None)
         entries[key] = entry
+        while len(entries) > self.maxsize and self._evict_oldest():
+            pass
+
+    def _evict_oldest(self) -> bool:
+        entries = self._entries
+        try:
+            oldest = next(iter(entries))
+        except (RuntimeError, StopIteration):
+            # Another thread changed the dict as we looked (or emptied it):
+            # keep one too many for now (a later insert trims), never spin.
+            return False
+        entries.pop(oldest, None)
+        return True
 
     def discard(self, entry: Entry) -> None:
         """Forget ``entry`` (expired, or its key left the key set).

@@ -160,6 +160,7 @@ def test_the_scope_memo_answers_only_for_the_very_tuple_it_checked() -> None:
     asked = ("read:users", "write:orders")
     assert granted.satisfies_all(asked)
     assert granted._met_all is asked
+    assert granted.satisfies_all(asked)  # answered by the memo
     assert not granted.satisfies_all(("read:users", "admin"))
     assert granted._met_all is asked  # a refusal is never remembered
     assert granted.satisfies_all(["write:x"])  # not a tuple: checked, not remembered
@@ -168,6 +169,7 @@ def test_the_scope_memo_answers_only_for_the_very_tuple_it_checked() -> None:
     one_of = ("admin", "write:anything")
     assert granted.satisfies_any(one_of)
     assert granted._met_any is one_of
+    assert granted.satisfies_any(one_of)  # answered by the memo
     assert not granted.satisfies_any(("admin", "*"))
     assert granted.satisfies_any(())  # nothing asked
     assert granted._met_any is one_of

@@ -154,3 +154,26 @@ def _closure_memo(endpoint: Any) -> dict[int, Any]:
         ):
             return cell.cell_contents
     raise AssertionError("no guard memo in the wrapper's closure")
+
+
+def test_authenticate_verifies_once_then_reuses_the_claims_it_attached(
+    verifier: Verifier, token: str
+) -> None:
+    """starlette.authenticate, the public helper for hand-written endpoints."""
+    from m2m_guard._guard import Guard
+    from m2m_guard.asgi import get_claims
+    from m2m_guard.starlette import authenticate
+
+    guard = Guard(verifier, required_scopes="read:a")
+    seen: list[Any] = []
+
+    async def endpoint(request: Request) -> PlainTextResponse:
+        first = await authenticate(request, guard)
+        second = await authenticate(request, guard)  # reused: attached by the first
+        seen.extend([first, second, get_claims(request)])
+        return PlainTextResponse("ok")
+
+    app = Starlette(routes=[Route("/", endpoint)])
+    assert request(app, "/", bearer(token)).status_code == 200
+    assert seen[0] is not None
+    assert seen[0] is seen[1] is seen[2]

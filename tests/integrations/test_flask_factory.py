@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,10 +18,9 @@ from tests.support.keys import CLIENT_ID, ISSUER, PROJECT_ID, SigningKey, jwks_o
 
 
 @pytest.fixture(autouse=True)
-def clean_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in [n for n in os.environ if n.startswith("M2M_GUARD_")]:
         monkeypatch.delenv(name)
-    yield
 
 
 @pytest.fixture
@@ -94,7 +92,8 @@ def test_with_no_configuration_anywhere_the_error_names_both_places() -> None:
     with pytest.raises(ConfigurationError) as caught:
         M2MGuard(Flask(__name__))
     message = str(caught.value)
-    assert "app.config" in message and "environment variables" in message
+    assert "app.config" in message
+    assert "environment variables" in message
     assert "M2M_GUARD_STYTCH_PROJECT_ID" in message
 
 
@@ -224,7 +223,7 @@ def test_require_scopes_above_the_route_is_refused_on_the_first_request(
     def admin() -> str:
         return "open?"
 
-    with pytest.raises(ConfigurationError, match="below @app.route"):
+    with pytest.raises(ConfigurationError, match=r"below @app\.route"):
         guard.check_views(app)
     app.testing = True
     with pytest.raises(ConfigurationError, match="admin"):
@@ -277,7 +276,7 @@ def test_public_on_a_function_the_route_does_not_call_is_refused(
     def hidden() -> str:
         return "?"
 
-    with pytest.raises(ConfigurationError, match="@guard.public"):
+    with pytest.raises(ConfigurationError, match=r"@guard\.public"):
         guard.check_views(app)
 
 

@@ -14,7 +14,7 @@ Framework integrations live in submodules that import their framework:
 """
 
 from ._fingerprint import token_fingerprint
-from ._guard import ErrorResponse, Guard, PathMatcher, error_response
+from ._guard import ErrorResponse, Guard, PathMatcher, error_response, set_error_renderer
 from ._multi import MultiIssuerVerifier
 from ._resource import ProtectedResource
 from ._sansio.claims import M2MClaims
@@ -77,5 +77,6 @@ __all__ = [
     "__version__",
     "error_response",
     "extract_bearer_token",
+    "set_error_renderer",
     "token_fingerprint",
 ]

@@ -54,14 +54,21 @@ class VerifierBase(Closing):
 
     # -- what the concrete verifiers provide ------------------------------
 
-    def _hit(self, header: str, required: Scopes, any_of: Scopes) -> M2MClaims | None:
+    def _hit(
+        self, header: str, required: Scopes, any_of: Scopes, path: str | None = None
+    ) -> M2MClaims | None:
         """The claims when ``header`` (one ``Authorization`` value) is exactly
         ``"Bearer <token>"`` of a cached, still valid token, scopes checked and
         reported; ``None``: take the full path."""
         raise NotImplementedError
 
     def _cached(
-        self, token: str, max_token_age: float | None, required: Scopes, any_of: Scopes
+        self,
+        token: str,
+        max_token_age: float | None,
+        required: Scopes,
+        any_of: Scopes,
+        path: str | None = None,
     ) -> M2MClaims | None:
         """Like ``_hit``, for a bare token and an optional age limit."""
         raise NotImplementedError
@@ -84,32 +91,37 @@ class VerifierBase(Closing):
     # -- reporting: the only place events are emitted ---------------------
 
     def _granted(
-        self, claims: M2MClaims, cached: bool, required: Scopes, any_of: Scopes
+        self,
+        claims: M2MClaims,
+        cached: bool,
+        required: Scopes,
+        any_of: Scopes,
+        path: str | None = None,
     ) -> M2MClaims:
         """Check the (normalised) scopes of verified claims and report the outcome."""
         if required or any_of:
             try:
                 check_scopes(claims, required, any_of)
             except M2MGuardError as exc:
-                self._failed(exc)
+                self._failed(exc, path)
                 raise
         hook = self._on_event
         if hook is not None:
-            emit(hook, TokenVerified(claims.client_id, claims.issuer, cached))
+            emit(hook, TokenVerified(claims.client_id, claims.issuer, cached, path))
         return claims
 
-    def _failed(self, exc: M2MGuardError) -> None:
-        """Report a refusal."""
+    def _failed(self, exc: M2MGuardError, path: str | None = None) -> None:
+        """Report a refusal (of a token, or of a request without a usable one)."""
         logger.debug("token refused: %s (%s)", type(exc).__name__, exc.description)
         hook = self._on_event
         if hook is not None:
-            emit(hook, VerificationFailed(type(exc).__name__, exc.error, exc.status_code))
+            emit(hook, VerificationFailed(type(exc).__name__, exc.error, exc.status_code, path))
 
-    def _decider(self, token: str) -> IssuerVerifier:
+    def _decider(self, token: str, path: str | None = None) -> IssuerVerifier:
         try:
             return self._issuer_verifier(token)
         except M2MGuardError as exc:
-            self._failed(exc)
+            self._failed(exc, path)
             raise
 
     def _header_hit(
@@ -136,49 +148,62 @@ class VerifierBase(Closing):
             return None
         return self._hit(authorization[0], tuple(required_scopes), tuple(any_scopes))
 
-    def _token(self, authorization: str | Sequence[str] | None, optional: bool) -> str | None:
+    def _token(
+        self, authorization: str | Sequence[str] | None, optional: bool, path: str | None = None
+    ) -> str | None:
         """The bearer token of the header value(s); ``None`` when there is none
-        and ``optional`` (an anonymous request is no refusal)."""
+        and ``optional`` (an anonymous request is no refusal). A missing
+        (not ``optional``) or malformed header is reported as a refusal."""
         try:
             return extract_bearer_token(authorization)
         except MissingTokenError as exc:
             if optional:
                 return None
-            self._failed(exc)
+            self._failed(exc, path)
             raise
         except M2MGuardError as exc:
-            self._failed(exc)
+            self._failed(exc, path)
             raise
 
     # -- the token entry points -------------------------------------------
 
     def _verify(
-        self, token: str, max_token_age: float | None, required: Scopes, any_of: Scopes
+        self,
+        token: str,
+        max_token_age: float | None,
+        required: Scopes,
+        any_of: Scopes,
+        path: str | None = None,
     ) -> M2MClaims:
-        claims = self._cached(token, max_token_age, required, any_of)
+        claims = self._cached(token, max_token_age, required, any_of, path)
         if claims is not None:
             return claims
-        decider = self._decider(token)
+        decider = self._decider(token, path)
         try:
             claims = decider._fresh(token, max_token_age)
         except M2MGuardError as exc:
-            decider._failed(exc)
+            decider._failed(exc, path)
             raise
-        return decider._granted(claims, False, required, any_of)
+        return decider._granted(claims, False, required, any_of, path)
 
     async def _verify_async(
-        self, token: str, max_token_age: float | None, required: Scopes, any_of: Scopes
+        self,
+        token: str,
+        max_token_age: float | None,
+        required: Scopes,
+        any_of: Scopes,
+        path: str | None = None,
     ) -> M2MClaims:
-        claims = self._cached(token, max_token_age, required, any_of)
+        claims = self._cached(token, max_token_age, required, any_of, path)
         if claims is not None:
             return claims
-        decider = self._decider(token)
+        decider = self._decider(token, path)
         try:
             claims = await decider._fresh_async(token, max_token_age)
         except M2MGuardError as exc:
-            decider._failed(exc)
+            decider._failed(exc, path)
             raise
-        return decider._granted(claims, False, required, any_of)
+        return decider._granted(claims, False, required, any_of, path)
 
     def verify(
         self,
@@ -228,6 +253,7 @@ class VerifierBase(Closing):
         any_of: Scopes = (),
         *,
         optional: bool = False,
+        path: str | None = None,
     ) -> M2MClaims | None:
         """The integrations' entry: verify a request's ``Authorization`` values.
 
@@ -238,19 +264,21 @@ class VerifierBase(Closing):
             any_of: normalised scopes, one of them needed.
             optional: a request without any bearer token is let through as
                 ``None`` (a malformed or invalid one is still refused).
+            path: the request path, carried by the events (``TokenVerified``,
+                ``VerificationFailed``) when the integration knows it.
 
         Raises:
             M2MGuardError: ``MissingTokenError``, ``InvalidRequestError`` and
                 everything ``verify`` raises; render it with ``Guard.error_response``.
         """
         if len(values) == 1:
-            claims = self._hit(values[0], required, any_of)
+            claims = self._hit(values[0], required, any_of, path)
             if claims is not None:
                 return claims
-        token = self._token(values, optional)
+        token = self._token(values, optional, path)
         if token is None:
             return None
-        return self._verify(token, None, required, any_of)
+        return self._verify(token, None, required, any_of, path)
 
     async def verify_authorization_async(
         self,
@@ -259,16 +287,17 @@ class VerifierBase(Closing):
         any_of: Scopes = (),
         *,
         optional: bool = False,
+        path: str | None = None,
     ) -> M2MClaims | None:
         """Like ``verify_authorization``, without blocking the loop on key fetches."""
         if len(values) == 1:
-            claims = self._hit(values[0], required, any_of)
+            claims = self._hit(values[0], required, any_of, path)
             if claims is not None:
                 return claims
-        token = self._token(values, optional)
+        token = self._token(values, optional, path)
         if token is None:
             return None
-        return await self._verify_async(token, None, required, any_of)
+        return await self._verify_async(token, None, required, any_of, path)
 
     def verify_header(
         self,
@@ -329,19 +358,26 @@ class IssuerVerifier(VerifierBase):
         """Like ``_fresh``, fetching keys without blocking the loop."""
         raise NotImplementedError
 
-    def _hit(self, header: str, required: Scopes, any_of: Scopes) -> M2MClaims | None:
+    def _hit(
+        self, header: str, required: Scopes, any_of: Scopes, path: str | None = None
+    ) -> M2MClaims | None:
         claims = self._engine.cached_bearer(header)
         if claims is None or (not required and not any_of and self._on_event is None):
             return claims  # nothing to check, nobody to tell: spare the call
-        return self._granted(claims, True, required, any_of)
+        return self._granted(claims, True, required, any_of, path)
 
     def _cached(
-        self, token: str, max_token_age: float | None, required: Scopes, any_of: Scopes
+        self,
+        token: str,
+        max_token_age: float | None,
+        required: Scopes,
+        any_of: Scopes,
+        path: str | None = None,
     ) -> M2MClaims | None:
         claims = self._engine.cached(token, max_token_age)
         if claims is None or (not required and not any_of and self._on_event is None):
             return claims
-        return self._granted(claims, True, required, any_of)
+        return self._granted(claims, True, required, any_of, path)
 
     def _issuer_verifier(self, token: str) -> IssuerVerifier:
         return self

@@ -63,18 +63,25 @@ class MultiIssuerVerifier(VerifierBase):
         """Every accepted issuer."""
         return frozenset(self._by_issuer)
 
-    def _hit(self, header: str, required: Scopes, any_of: Scopes) -> M2MClaims | None:
+    def _hit(
+        self, header: str, required: Scopes, any_of: Scopes, path: str | None = None
+    ) -> M2MClaims | None:
         for verifier in self.verifiers:
-            claims = verifier._hit(header, required, any_of)
+            claims = verifier._hit(header, required, any_of, path)
             if claims is not None:
                 return claims
         return None
 
     def _cached(
-        self, token: str, max_token_age: float | None, required: Scopes, any_of: Scopes
+        self,
+        token: str,
+        max_token_age: float | None,
+        required: Scopes,
+        any_of: Scopes,
+        path: str | None = None,
     ) -> M2MClaims | None:
         for verifier in self.verifiers:
-            claims = verifier._cached(token, max_token_age, required, any_of)
+            claims = verifier._cached(token, max_token_age, required, any_of, path)
             if claims is not None:
                 return claims
         return None

@@ -101,7 +101,7 @@ class M2MGuardMiddleware:
             await self.app(scope, receive, send)
             return
         try:
-            claims = await guard.check_async(authorization_values(scope))
+            claims = await guard.check_async(authorization_values(scope), scope.get("path"))
         except M2MGuardError as exc:
             await send_error(scope, send, exc, answer=guard.error_response(exc))
             return

@@ -143,7 +143,7 @@ class M2MBearer(SecurityBase):
             # starlette.authenticate, spelled out: one coroutine less per request.
             claims = _reuse_verified(scope, guard)
             if claims is None:
-                claims = await guard.check_async(authorization_values(scope))
+                claims = await guard.check_async(authorization_values(scope), scope.get("path"))
                 attach_claims(scope, claims, guard.verifier)
             return claims
         except M2MGuardError as exc:

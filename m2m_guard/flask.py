@@ -36,18 +36,23 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any, TypeVar, cast
 
-from flask import Blueprint, Flask, current_app, g, has_request_context, request
-from werkzeug.exceptions import HTTPException
-from werkzeug.local import LocalProxy
-from werkzeug.wrappers import Response
+from ._extras import missing_extra
 
+try:
+    from flask import Blueprint, Flask, current_app, g, has_request_context, request
+    from werkzeug.exceptions import HTTPException
+    from werkzeug.local import LocalProxy
+    from werkzeug.wrappers import Response
+except ImportError as _error:
+    raise missing_extra("m2m_guard.flask", "flask", _error) from _error
+
+from ._flask_setup import configured_verifier, unwrapped, wants_keys
+from ._flask_setup import require_keys as fetch_keys_now
 from ._guard import VERIFIED_BY_KEY, ErrorResponse, Guard, PathMatcher
 from ._sansio.claims import M2MClaims
-from ._sansio.errors import M2MGuardError
+from ._sansio.errors import ConfigurationError, M2MGuardError
 from ._sansio.scopes import normalize_scopes
-from ._settings.environment import settings_from_mapping
 from ._types import TokenVerifier
-from ._verifier import Verifier
 from .wsgi import ENVIRON_KEY, get_claims
 
 __all__ = [
@@ -107,6 +112,10 @@ class _State:
     verifier: TokenVerifier
     realm: str
     guards: dict[_Rule, Guard] = field(default_factory=dict)
+    #: the app's own static view (public under ``protect_all``), if any
+    static_view: object = None
+    #: whether the decorators' order was checked (on the first request)
+    checked: bool = False
 
     def guard(self, rule: _Rule) -> Guard:
         """The ``Guard`` of ``rule`` in this application, built once."""
@@ -116,39 +125,134 @@ class _State:
         return guard
 
 
+#: On a view function: the ``M2MGuard``s that marked it public / decorated it
+#: (copied by ``functools.wraps`` onto outer wrappers, so still found there).
+_PUBLIC_ATTR = "_m2m_guard_public"
+_DECORATED_ATTR = "_m2m_guard_decorated"
+_ALL = _Rule()
+
+
 class M2MGuard:
     """Verifies M2M access tokens for a Flask application.
 
     Args:
-        app: the application, or ``None`` to call ``init_app`` later.
-        verifier: the verifier to use; without it, ``init_app`` builds one
-            from the application's ``M2M_GUARD_*`` configuration (the names
-            ``Verifier.from_env`` reads).
+        app: the application, or ``None`` to call ``init_app`` later (the
+            application-factory pattern: ``guard = M2MGuard()`` at module
+            level, ``guard.init_app(app, verifier=…)`` in the factory).
+        verifier: the verifier to use; without it (here and in ``init_app``),
+            ``init_app`` builds one from the application's ``M2M_GUARD_*``
+            configuration, else from the ``M2M_GUARD_*`` environment
+            variables (the names ``Verifier.from_env`` reads).
         realm: the ``realm`` of the ``WWW-Authenticate`` challenge.
+        protect_all: deny by default: every request needs a valid token,
+            except for views marked ``@guard.public``, the application's
+            static files and automatic ``OPTIONS`` answers. Views decorated
+            with ``require_scopes`` apply their own rule. An unknown route
+            (404, 405, a trailing-slash redirect) answers 401 without a
+            token, so the route map cannot be probed anonymously; with a
+            valid token the application's 404/405 (and its error handlers)
+            answer as usual.
     """
 
     def __init__(
-        self, app: Flask | None = None, *, verifier: TokenVerifier | None = None, realm: str = "api"
+        self,
+        app: Flask | None = None,
+        *,
+        verifier: TokenVerifier | None = None,
+        realm: str = "api",
+        protect_all: bool = False,
     ) -> None:
         self.verifier = verifier
         self.realm = realm
+        self.protect_all = protect_all
+        # Every view function this guard decorated or marked (order checks).
+        self._decorated: list[Callable[..., Any]] = []
         if app is not None:
             self.init_app(app)
 
-    def init_app(self, app: Flask) -> None:
-        """Attach to ``app``; invalid configuration raises ``ConfigurationError`` here."""
-        verifier = self.verifier
+    def init_app(
+        self,
+        app: Flask,
+        verifier: TokenVerifier | None = None,
+        *,
+        require_keys: bool | None = None,
+    ) -> None:
+        """Attach to ``app``; invalid configuration raises ``ConfigurationError`` here.
+
+        Args:
+            app: the application.
+            verifier: overrides the constructor's; without either, one is
+                built from ``app.config``'s ``M2M_GUARD_*`` settings or, when
+                it has none, from the ``M2M_GUARD_*`` environment variables.
+            require_keys: fetch the keys now and fail (``KeysUnavailableError``
+                with the reason) when there are none, so that a wrong JWKS URL
+                fails the deploy. ``None`` reads
+                ``M2M_GUARD_REQUIRE_KEYS_AT_STARTUP`` from ``app.config``, then
+                from the environment (default off).
+        """
+        verifier = verifier if verifier is not None else self.verifier
         if verifier is None:
-            settings = settings_from_mapping(app.config, "M2M_GUARD_", {})
-            with settings.named():
-                verifier = Verifier(**settings.kwargs)
+            verifier = configured_verifier(app.config)
         state = _State(verifier, self.realm)
-        state.guard(_Rule())  # checks the verifier now rather than on the first request
+        state.guard(_ALL)  # checks the verifier now rather than on the first request
+        if app.has_static_folder:
+            state.static_view = app.view_functions.get("static")
+        if wants_keys(app.config, require_keys):
+            fetch_keys_now(verifier)
         app.extensions[EXTENSION_KEY] = state
         # Keyed by this extension: another M2MGuard bound to the same app
         # must not replace the verifier of this one's views and blueprints.
         app.extensions.setdefault(_BOUND_KEY, {})[self] = state
         app.register_error_handler(M2MGuardHTTPException, _render)
+        app.before_request(self._before_request)
+
+    def public(self, view: ViewT) -> ViewT:
+        """Mark a view that needs no token under ``protect_all``.
+
+        Put it directly above ``def`` (below ``@app.route``). It marks the
+        function itself and returns it unchanged, so it never opens anything
+        but that function: above ``@app.route`` it marks the very function
+        the route registered (same effect); above another decorator that
+        wrapped the registered view (``functools.wraps``), it would mark a
+        function no route calls, and ``check_views`` refuses it on the first
+        request. It does not exempt a view from ``protect_blueprint`` (use
+        its ``exclude_paths``) nor from ``require_scopes``.
+        """
+        if not callable(view):
+            raise TypeError("use @guard.public without parentheses, directly above def")
+        marks = view.__dict__.setdefault(_PUBLIC_ATTR, set())
+        marks.add(self)
+        self._decorated.append(view)
+        return view
+
+    def check_views(self, app: Flask) -> None:
+        """Refuse decorators of this guard placed above ``@app.route``.
+
+        Run on the first request of ``app`` (and callable at start-up, after
+        every blueprint is registered). ``@guard.require_scopes`` above
+        ``@app.route`` leaves the route with the undecorated view, open
+        unless ``protect_all``; ``@guard.public`` on a function the route
+        does not reach is a marker without effect. Both are a
+        ``ConfigurationError`` naming the view.
+
+        Raises:
+            ConfigurationError: a decorator of this guard is misplaced.
+        """
+        views = app.view_functions.values()
+        direct = {id(view) for view in views}
+        reached = {id(v) for view in views for v in unwrapped(view)}
+        for function in self._decorated:
+            if id(function) in reached:
+                continue  # the registered view, or wrapped by it
+            # A function it wraps is itself the registered view: it was above the route.
+            if any(id(v) in direct for v in list(unwrapped(function))[1:]):
+                name = getattr(function, "__qualname__", repr(function))
+                public = self in getattr(function, _PUBLIC_ATTR, ())
+                marker = "@guard.public" if public else "@guard.require_scopes(...)"
+                raise ConfigurationError(
+                    f"{marker} on {name} is not on the view the route registered: "
+                    "put it below @app.route (directly above def)"
+                )
 
     def require_scopes(
         self, *scopes: str, any_of: bool = False, optional: bool = False
@@ -172,14 +276,14 @@ class M2MGuard:
                     self._authenticate(rule)
                     return view(*args, **kwargs)
 
-                return cast(ViewT, wrapper)
+                return cast(ViewT, self._decorates(wrapper))
 
             @functools.wraps(view)
             def async_wrapper(*args: Any, **kwargs: Any) -> Any:
                 self._authenticate(rule)
                 return current_app.ensure_sync(view)(*args, **kwargs)
 
-            return cast(ViewT, async_wrapper)
+            return cast(ViewT, self._decorates(async_wrapper))
 
         return decorator
 
@@ -204,6 +308,38 @@ class M2MGuard:
         )
         blueprint.before_request(functools.partial(self._authenticate, rule))
 
+    def _decorates(self, wrapper: Callable[..., Any]) -> Any:
+        # functools.wraps shared the view's __dict__ entries: a set of our own.
+        wrapper.__dict__[_DECORATED_ATTR] = {*getattr(wrapper, _DECORATED_ATTR, ()), self}
+        self._decorated.append(wrapper)
+        return wrapper
+
+    def _before_request(self) -> None:
+        """The order check once per application; then ``protect_all``."""
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
+        state = cast(_State, app.extensions[_BOUND_KEY][self])
+        if not state.checked:
+            self.check_views(app)
+            state.checked = True
+        if not self.protect_all:
+            return
+        current = request._get_current_object()  # type: ignore[attr-defined]
+        url_rule = current.url_rule
+        if url_rule is not None and current.routing_exception is None:
+            view = app.view_functions.get(url_rule.endpoint)
+            if (
+                view is not None
+                and (
+                    view is state.static_view
+                    or _is_blueprint_static(view)
+                    or self in getattr(view, _PUBLIC_ATTR, ())
+                    or self in getattr(view, _DECORATED_ATTR, ())  # its own rule decides
+                )
+            ) or (current.method == "OPTIONS" and url_rule.provide_automatic_options):
+                return
+        # An unmarked view, an unknown route, a wrong method: a token first.
+        self._authenticate(_ALL)
+
     def _authenticate(self, rule: _Rule) -> None:
         """Check the current request against ``rule`` with this extension's verifier."""
         # One proxy lookup each: werkzeug's LocalProxy costs on every access.
@@ -213,8 +349,9 @@ class M2MGuard:
             raise RuntimeError("M2MGuard.init_app(app) was not called for this application")
         guard = cast(_State, state).guard(rule)
         current = request._get_current_object()  # type: ignore[attr-defined]
+        path: str = current.path
         exclude = guard.exclude
-        if exclude.active and exclude.matches(current.path):
+        if exclude.active and exclude.matches(path):
             return
         environ = current.environ
         stash: dict[str, Any] = g._get_current_object().__dict__
@@ -229,11 +366,15 @@ class M2MGuard:
                 claims = guard.reuse(get_claims(environ), environ.get(VERIFIED_BY_KEY))
             if claims is None:
                 authorization = environ.get("HTTP_AUTHORIZATION")
-                claims = guard.check(() if authorization is None else (authorization,))
+                claims = guard.check(() if authorization is None else (authorization,), path)
         except M2MGuardError as exc:
             raise M2MGuardHTTPException(exc, guard.error_response(exc)) from exc
         stash[_G_NAME] = claims
         stash[_G_VERIFIER] = guard.verifier
+
+
+def _is_blueprint_static(view: object) -> bool:
+    return getattr(view, "__func__", None) is Blueprint.send_static_file
 
 
 def _render(exc: M2MGuardHTTPException) -> Response:

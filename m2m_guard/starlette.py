@@ -83,19 +83,23 @@ async def authenticate(conn: HTTPConnection, guard: Guard) -> M2MClaims | None:
     scope = conn.scope
     claims = _reuse_verified(scope, guard)
     if claims is None:
-        claims = await guard.check_async(authorization_values(scope))
+        claims = await guard.check_async(authorization_values(scope), scope.get("path"))
         attach_claims(scope, claims, guard.verifier)
     return claims
 
 
 async def _verify_now(scope: Scope, guard: Guard) -> None:
-    attach_claims(scope, await guard.check_async(authorization_values(scope)), guard.verifier)
+    attach_claims(
+        scope,
+        await guard.check_async(authorization_values(scope), scope.get("path")),
+        guard.verifier,
+    )
 
 
 def _authenticate_sync(conn: HTTPConnection, guard: Guard) -> None:
     scope = conn.scope
     if _reuse_verified(scope, guard) is None:
-        claims = guard.check(authorization_values(scope))
+        claims = guard.check(authorization_values(scope), scope.get("path"))
         attach_claims(scope, claims, guard.verifier)
 
 

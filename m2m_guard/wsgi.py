@@ -109,12 +109,13 @@ class M2MGuardMiddleware:
             metadata = guard.metadata_response(environ["REQUEST_METHOD"], _path(environ))
             if metadata is not None:
                 return _respond(start_response, metadata)
+        path = _path(environ)
         exclude = guard.exclude
-        if exclude.active and exclude.matches(_path(environ)):
+        if exclude.active and exclude.matches(path):
             return self.app(environ, start_response)
         authorization = environ.get("HTTP_AUTHORIZATION")
         try:
-            claims = guard.check(() if authorization is None else (authorization,))
+            claims = guard.check(() if authorization is None else (authorization,), path)
         except M2MGuardError as exc:
             return _respond(start_response, guard.error_response(exc))
         environ[ENVIRON_KEY] = claims
@@ -130,5 +131,6 @@ def _respond(start_response: StartResponse, answer: ErrorResponse) -> list[bytes
 def _path(environ: WSGIEnvironment) -> str:
     # PEP 3333 carries the percent-decoded path as latin-1 text; decode it as
     # UTF-8 the way werkzeug's ``request.path`` does, never failing on odd bytes.
+    # An ASCII path (nearly all) is already its own text: no copy made.
     raw: str = environ.get("PATH_INFO") or ""
-    return raw.encode("latin-1", "replace").decode("utf-8", "replace")
+    return raw if raw.isascii() else raw.encode("latin-1", "replace").decode("utf-8", "replace")

@@ -12,6 +12,7 @@ from m2m_guard._extras import missing_extra
 #: module -> (a dependency it cannot work without, the extra that brings it)
 INTEGRATIONS = {
     "m2m_guard.issuer": ("starlette", "issuer"),
+    "m2m_guard.flask": ("flask", "flask"),
 }
 
 

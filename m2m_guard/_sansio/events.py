@@ -49,6 +49,8 @@ class TokenVerified:
     client_id: str
     issuer: str
     cached: bool
+    #: the request path, when an integration verified it (else ``None``)
+    path: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +60,8 @@ class VerificationFailed:
     reason: str
     error: str | None
     status_code: int
+    #: the request path, when an integration refused it (else ``None``)
+    path: str | None = None
 
 
 Event: TypeAlias = JWKSFetched | StaleKeysServed | TokenVerified | VerificationFailed

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from typing import Any
 from unittest import mock
@@ -95,9 +96,11 @@ def test_init_app_builds_the_verifier_from_app_config(rsa_key: SigningKey) -> No
     ids=["nothing", "bad-leeway", "bad-jwks"],
 )
 def test_bad_configuration_fails_at_init_app_with_a_clear_message(
-    config: dict[str, str], message: str
+    config: dict[str, str], message: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Invalid app.config raises ConfigurationError from init_app, not on a request."""
+    for name in [n for n in os.environ if n.startswith("M2M_GUARD_")]:
+        monkeypatch.delenv(name)
     app = Flask(__name__)
     app.config.update(config)
 

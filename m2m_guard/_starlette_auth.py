@@ -9,6 +9,7 @@ from __future__ import annotations
 from ._extras import missing_extra
 
 try:
+    import starlette  # noqa: F401 - first, so that a missing extra is named plainly
     from starlette.authentication import AuthCredentials, BaseUser, UnauthenticatedUser
 except ImportError as _error:
     raise missing_extra("m2m_guard.starlette", "starlette", _error) from _error

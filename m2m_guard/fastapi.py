@@ -54,6 +54,7 @@ from typing import Any, TypeVar
 from ._extras import missing_extra
 
 try:
+    import fastapi  # noqa: F401 - first, so that a missing extra is named plainly
     from fastapi.openapi.models import HTTPBearer as HTTPBearerModel
     from fastapi.openapi.models import OAuth2 as OAuth2Model
     from fastapi.openapi.models import OAuthFlowClientCredentials, OAuthFlows

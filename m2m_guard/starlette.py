@@ -47,6 +47,7 @@ from typing import Any, TypeVar, cast
 from ._extras import missing_extra
 
 try:
+    import starlette  # noqa: F401 - first, so that a missing extra is named plainly
     from starlette.requests import HTTPConnection, Request
     from starlette.responses import Response
     from starlette.websockets import WebSocket

@@ -26,8 +26,17 @@ def _state(connection: Mapping[str, Any]) -> Mapping[str, Any] | None:
 
 
 def get_claims(connection: Mapping[str, Any]) -> M2MClaims | None:
-    """The verified claims of a request: pass its ASGI scope or a Starlette
-    ``Request`` / ``WebSocket``. ``None`` when it was not authenticated."""
+    """The verified claims of a request, or ``None`` when it was not authenticated
+    (no token under ``optional``, an excluded path, no guard at all).
+
+    ``connection`` is the ASGI scope or a Starlette/FastAPI ``Request`` or
+    ``WebSocket`` (an ``HTTPConnection`` is a ``Mapping`` of its scope), so
+    ``get_claims(request)`` type-checks as it is::
+
+        async def whoami(request: Request) -> JSONResponse:
+            claims = get_claims(request)
+            return JSONResponse({"client_id": claims.client_id if claims else None})
+    """
     state = _state(connection)
     claims = None if state is None else state.get("m2m")
     return claims if isinstance(claims, M2MClaims) else None

@@ -26,6 +26,7 @@ from ._sansio.errors import (
     ConfigurationError,
     InvalidAudienceError,
     InvalidIssuerError,
+    KeysUnavailableError,
     MalformedTokenError,
 )
 from ._sansio.jws import parse_token
@@ -111,14 +112,23 @@ class MultiIssuerVerifier(VerifierBase):
         """Whether every issuer has usable keys cached."""
         return all(v.ready for v in self.verifiers)
 
-    def warm_up(self) -> bool:
-        """Fetch every issuer's keys now; never raises. Whether all are ready."""
+    def warm_up(self, *, strict: bool = False) -> bool:
+        """Fetch every issuer's keys now. Whether all are ready; never raises,
+        unless ``strict``: then, once every issuer was tried, the first one
+        without usable keys is a ``KeysUnavailableError`` saying why."""
         ready = [v.warm_up() for v in self.verifiers]  # each one, no short cut
-        return all(ready)
+        return self._all_ready_or_raise(ready, strict)
 
-    async def warm_up_async(self) -> bool:
+    async def warm_up_async(self, *, strict: bool = False) -> bool:
         """Like ``warm_up``, for async code."""
         ready = [await v.warm_up_async() for v in self.verifiers]  # each one, no short cut
+        return self._all_ready_or_raise(ready, strict)
+
+    def _all_ready_or_raise(self, ready: list[bool], strict: bool) -> bool:
+        if strict:
+            for verifier, ok in zip(self.verifiers, ready, strict=True):
+                if not ok:
+                    raise KeysUnavailableError(verifier._engine.cache.unavailable_reason())
         return all(ready)
 
     def close(self) -> None:

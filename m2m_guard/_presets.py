@@ -25,6 +25,10 @@ claims; audience):
   ``client_id``; ``scope``; no ``aud`` at all: ``client_id`` is compared
   with the accepted app clients instead; ``token_use`` must be ``access``.
 
+Each preset but Cognito's (whose token endpoint is on the user pool's own
+domain, unknown here) also names the issuer's token endpoint, ``token_url``:
+documentation only (the OpenAPI ``clientCredentials`` flow).
+
 Hosts may be given as a bare domain (``https://`` is assumed) or as a full
 base URL, which is how tests point a preset at a server on 127.0.0.1.
 """
@@ -111,6 +115,7 @@ def stytch(project_id: str, environment: str | None, *, b2b: bool) -> dict[str, 
     path = "b2b/sessions" if b2b else "sessions"
     return {
         "jwks_url": f"{base}/v1/{path}/jwks/{project_id}",
+        "token_url": f"{base}/v1/public/{project_id}/oauth2/token",
         "issuer": (f"stytch.com/{project_id}", base),
         "audience": project_id,
         "algorithms": ("RS256",),
@@ -127,6 +132,7 @@ def auth0(domain: str, audience: str | Sequence[str]) -> dict[str, Any]:
         "issuer": f"{base}/",
         "audience": audience,
         "jwks_url": f"{base}/.well-known/jwks.json",
+        "token_url": f"{base}/oauth/token",
         "client_id_claims": ("azp", "client_id", "sub"),
         "scope_claims": ("scope", "permissions"),
         # machine tokens only: user access tokens have no client-credentials grant
@@ -149,6 +155,7 @@ def okta(
         "issuer": issuer,
         "audience": audience,
         "jwks_url": f"{issuer}/v1/keys",
+        "token_url": f"{issuer}/v1/token",
         "client_id_claims": ("cid", "client_id", "sub"),
         "scope_claims": ("scp", "scope"),
         # machine tokens only: a user's token names the user in uid
@@ -181,6 +188,7 @@ def entra(
         "issuer": issuers,
         "audience": audience,
         "jwks_url": f"{base}/{tenant}/discovery/v2.0/keys",
+        "token_url": f"{base}/{tenant}/oauth2/v2.0/token",
         "client_id_claims": ("azp", "appid"),
         "scope_claims": ("roles",),
         "forbidden_claims": ("scp",),
@@ -200,6 +208,7 @@ def keycloak(base_url: str, realm: str, *, audience: str | Sequence[str]) -> dic
         "issuer": issuer,
         "audience": audience,
         "jwks_url": f"{issuer}/protocol/openid-connect/certs",
+        "token_url": f"{issuer}/protocol/openid-connect/token",
         "client_id_claims": ("client_id", "clientId", "azp"),
         "scope_claims": ("scope", "realm_access.roles"),
         # Service-account (client-credentials) tokens name their client:

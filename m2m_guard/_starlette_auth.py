@@ -6,7 +6,13 @@ whenever Starlette is installed.
 
 from __future__ import annotations
 
-from starlette.authentication import AuthCredentials, BaseUser, UnauthenticatedUser
+from ._extras import missing_extra
+
+try:
+    import starlette  # noqa: F401 - first, so that a missing extra is named plainly
+    from starlette.authentication import AuthCredentials, BaseUser, UnauthenticatedUser
+except ImportError as _error:
+    raise missing_extra("m2m_guard.starlette", "starlette", _error) from _error
 
 from ._asgi_state import attach_state
 from ._sansio.claims import M2MClaims
@@ -20,6 +26,10 @@ class M2MUser(BaseUser):
 
     def __init__(self, claims: M2MClaims) -> None:
         self.claims = claims
+
+    def __repr__(self) -> str:  # never the token
+        claims = self.claims
+        return f"M2MUser(client_id={claims.client_id!r}, scopes={claims.scopes!r})"
 
     @property
     def is_authenticated(self) -> bool:

@@ -18,7 +18,7 @@ from ._sansio.engine import Engine
 from ._sansio.errors import KeysUnavailableError
 from ._sansio.flow import run_async, run_sync
 from ._sansio.jwks import JWKSPolicy
-from ._settings.conversions import claims_policy, engine_limits, key_cache
+from ._settings.conversions import claims_policy, engine_limits, key_cache, token_url_of
 from ._settings.environment import settings_from_mapping
 from .events import EventHook
 
@@ -64,6 +64,10 @@ class Verifier(IssuerVerifier):
         forbidden_claims: claims that must be absent (e.g. ``scp``).
         required_any_claims: at least one of these must be present (Keycloak
             service-account tokens carry ``client_id`` or ``clientId``).
+        token_url: the issuer's token endpoint, for documentation only (the
+            OpenAPI ``clientCredentials`` flow of ``m2m_guard.fastapi``);
+            the presets set it; with discovery the metadata's
+            ``token_endpoint`` is used when this is not given.
         trusted_jwks_origins: with discovery, origins (``https://host``)
             besides the issuer's own that the metadata's ``jwks_uri`` may use.
         max_token_size: tokens longer than this are rejected unparsed.
@@ -100,6 +104,7 @@ class Verifier(IssuerVerifier):
         forbidden_claims: str | Sequence[str] = (),
         required_any_claims: str | Sequence[str] = (),
         trusted_jwks_origins: str | Sequence[str] = (),
+        token_url: str | None = None,
         max_token_size: int = 8192,
         token_cache_size: int = 4096,
         jwks_policy: JWKSPolicy | None = None,
@@ -143,6 +148,7 @@ class Verifier(IssuerVerifier):
             max_token_size=size_cap,
             token_cache_size=cache_size,
         )
+        self._token_url = token_url_of(token_url)
         self._on_event = on_event
         self._sync = SyncDriver(http_client)
         self._async = AsyncDriver(async_http_client)
@@ -299,6 +305,12 @@ class Verifier(IssuerVerifier):
         return await run_async(self._engine.flow(token, max_token_age), self._async.refresh)
 
     # -- keys ---------------------------------------------------------------
+
+    @property
+    def token_url(self) -> str | None:
+        """Where clients get tokens: ``token_url=`` (the presets set it), else
+        the discovered metadata's ``token_endpoint`` once fetched; documentation only."""
+        return self._token_url or self.cache.token_endpoint
 
     @property
     def ready(self) -> bool:

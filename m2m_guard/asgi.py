@@ -34,7 +34,7 @@ from ._sansio.claims import M2MClaims
 from ._sansio.errors import M2MGuardError
 from ._types import ASGIApp, Receive, Scope, Send, TokenVerifier
 
-__all__ = ["M2MGuardMiddleware", "get_claims", "send_error"]
+__all__ = ["DOCS_URLS", "M2MGuardMiddleware", "docs_paths", "get_claims", "send_error"]
 
 Attach = Callable[[Scope, "M2MClaims | None", "TokenVerifier | None"], None]
 
@@ -57,6 +57,13 @@ class M2MGuardMiddleware:
         realm: the ``realm`` of the ``WWW-Authenticate`` challenge.
         resource_metadata: RFC 9728 metadata to serve at its well-known path
             (unauthenticated) and to name in every challenge.
+        exclude_docs: also exclude FastAPI's documentation: ``/docs``,
+            ``/docs/oauth2-redirect``, ``/redoc`` and ``/openapi.json``
+            (exact paths). When ``app`` is the FastAPI app itself
+            (``M2MGuardMiddleware(app, ...)``) its configured URLs are used
+            instead; behind ``app.add_middleware`` / ``Middleware(...)`` the
+            middleware only sees the inner stack, so the defaults hold: add
+            custom documentation URLs to ``exclude_paths``.
     """
 
     def __init__(
@@ -70,8 +77,11 @@ class M2MGuardMiddleware:
         optional: bool = False,
         realm: str = "api",
         resource_metadata: ProtectedResource | None = None,
+        exclude_docs: bool = False,
     ) -> None:
         self.app = app
+        if exclude_docs:
+            exclude_paths = [*exclude_paths, *docs_paths(app)]
         self.guard = Guard(
             verifier,
             required_scopes=required_scopes,
@@ -107,6 +117,23 @@ class M2MGuardMiddleware:
             return
         self._attach(scope, claims, verifier)
         await self.app(scope, receive, send)
+
+
+#: FastAPI's documentation URLs by default (its attribute for each).
+DOCS_URLS = {
+    "openapi_url": "/openapi.json",
+    "docs_url": "/docs",
+    "swagger_ui_oauth2_redirect_url": "/docs/oauth2-redirect",
+    "redoc_url": "/redoc",
+}
+
+
+def docs_paths(app: object) -> list[str]:
+    """FastAPI's documentation paths: ``app``'s own when it has them, else the defaults."""
+    if not all(hasattr(app, name) for name in DOCS_URLS):
+        return list(DOCS_URLS.values())
+    paths = [getattr(app, name) for name in DOCS_URLS]
+    return [path for path in paths if isinstance(path, str) and path.startswith("/")]
 
 
 def authorization_values(scope: Scope) -> list[str]:

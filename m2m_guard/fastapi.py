@@ -7,9 +7,23 @@
     async def settings(claims: M2MClaims = Security(guard, scopes=["read:settings"])): ...
 
 The scopes given to ``Security`` (merged along the dependency chain) are
-required, and they appear with the ``M2MBearer`` HTTP bearer (JWT) scheme in
-the OpenAPI document. ``M2MBearer(verifier, optional=True)`` lets requests
-without a token through as ``None``.
+required. ``M2MBearer(verifier, optional=True)`` lets requests without a
+token through as ``None``.
+
+OpenAPI: when a token URL is known (``token_url=``, else the verifier's
+``token_url``: every preset but Cognito's names one, discovery reads the
+metadata's ``token_endpoint``), the scheme is an OAuth2 ``clientCredentials``
+flow, so Swagger UI's *Authorize* dialog can fetch a token; without one it
+is a plain HTTP bearer (JWT) scheme. ``scopes={"read:orders": "Read
+orders"}`` describes scopes; ``install(app)`` adds every scope the app's
+operations require (described by its name when not given) and documents
+each protected operation's 401, 403 and 503 answers (the RFC 6750 body,
+``WWW-Authenticate`` and ``Retry-After``), leaving responses the app
+declared alone. The token URL is read when the document is generated (on
+the first request for ``/openapi.json``; FastAPI keeps it), so warm a
+discovering verifier up at start-up (``m2m_guard.starlette.lifespan``) to
+have its ``token_endpoint`` in the document. A combined verifier
+(``Verifier.combine``) names no token URL: give one to ``M2MBearer``.
 
 Behind ``M2MGuardMiddleware`` (or another ``M2MBearer``) the claims already
 verified in the request are reused, and only the scopes checked, when they
@@ -32,12 +46,24 @@ into a 500), only the body has FastAPI's shape; a ``RuntimeWarning`` says so.
 
 # No "from __future__ import annotations": FastAPI reads the annotations of
 # M2MBearer.__call__ at runtime, and older versions cannot resolve strings there.
+import copy
 import warnings
-from typing import TypeVar
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, TypeVar
 
-from fastapi.openapi.models import HTTPBearer as HTTPBearerModel
-from fastapi.security import SecurityScopes
-from fastapi.security.base import SecurityBase
+from ._extras import missing_extra
+
+try:
+    import fastapi  # noqa: F401 - first, so that a missing extra is named plainly
+    from fastapi.openapi.models import HTTPBearer as HTTPBearerModel
+    from fastapi.openapi.models import OAuth2 as OAuth2Model
+    from fastapi.openapi.models import OAuthFlowClientCredentials, OAuthFlows
+    from fastapi.openapi.models import SecurityBase as SecurityBaseModel
+    from fastapi.security import SecurityScopes
+    from fastapi.security.base import SecurityBase
+except ImportError as _error:
+    raise missing_extra("m2m_guard.fastapi", "fastapi", _error) from _error
+
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import HTTPConnection
@@ -46,7 +72,8 @@ from starlette.websockets import WebSocket
 
 from ._guard import Guard, error_response
 from ._sansio.claims import M2MClaims
-from ._sansio.errors import M2MGuardError
+from ._sansio.errors import ConfigurationError, M2MGuardError
+from ._settings.conversions import token_url_of
 from ._starlette_auth import attach_claims
 from ._types import TokenVerifier
 from .asgi import authorization_values, send_error
@@ -85,9 +112,18 @@ async def m2m_exception_handler(conn: HTTPConnection, exc: Exception) -> Respons
 
 
 def install(app: _App) -> _App:
-    """Register ``m2m_exception_handler`` on ``app`` (before it serves); returns ``app``."""
+    """Register ``m2m_exception_handler`` on ``app`` (before it serves); returns ``app``.
+
+    On a FastAPI app it also completes the OpenAPI document (see the module
+    docstring): each ``M2MBearer`` scheme's flow lists every scope the
+    operations require, and each protected operation documents its 401, 403
+    and 503 answers.
+    """
     # One handler for both connection kinds; Starlette's stubs want one per kind.
     app.add_exception_handler(M2MHTTPException, m2m_exception_handler)  # type: ignore[arg-type]
+    generate = getattr(app, "openapi", None)
+    if callable(generate) and not getattr(generate, "_m2m_guard", False):
+        app.openapi = _completing(app, generate)  # type: ignore[attr-defined]
     return app
 
 
@@ -102,6 +138,10 @@ class M2MBearer(SecurityBase):
         realm: the ``realm`` of the ``WWW-Authenticate`` challenge.
         scheme_name: the security scheme's name in OpenAPI.
         description: the security scheme's description in OpenAPI.
+        scopes: descriptions of scopes for the OpenAPI flow (``install``
+            adds the scopes the operations use).
+        token_url: where clients get tokens, for the OpenAPI
+            ``clientCredentials`` flow; default: the verifier's ``token_url``.
     """
 
     def __init__(
@@ -112,16 +152,37 @@ class M2MBearer(SecurityBase):
         realm: str = "api",
         scheme_name: str | None = None,
         description: str | None = None,
+        scopes: Mapping[str, str] | None = None,
+        token_url: str | None = None,
     ) -> None:
         self.verifier = verifier
         self.optional = optional
         self.realm = realm
-        self.model = HTTPBearerModel(bearerFormat="JWT", description=description)
+        self.description = description
+        self.scopes = _descriptions(scopes)
+        self.token_url = token_url_of(token_url)
+        self._model: SecurityBaseModel | None = None
         self.scheme_name = scheme_name or type(self).__name__
         #: One Guard per scope set asked for (``Security(..., scopes=...)``
         #: merged along the dependency chain), built on first use, never per request.
         self._guards: dict[tuple[str, ...], Guard] = {}
         self._guard(())  # fail at start-up, not per request, on a wrong verifier
+
+    @property
+    def model(self) -> SecurityBaseModel:
+        """The OpenAPI security scheme, built when FastAPI generates the document
+        (so a token endpoint discovered meanwhile is in it); one set by hand wins."""
+        if self._model is not None:
+            return self._model
+        token_url = self.token_url or getattr(self.verifier, "token_url", None)
+        if not isinstance(token_url, str) or not token_url:
+            return HTTPBearerModel(bearerFormat="JWT", description=self.description)
+        flow = OAuthFlowClientCredentials(tokenUrl=token_url, scopes=dict(self.scopes))
+        return OAuth2Model(flows=OAuthFlows(clientCredentials=flow), description=self.description)
+
+    @model.setter
+    def model(self, model: SecurityBaseModel) -> None:
+        self._model = model
 
     def _guard(self, scopes: tuple[str, ...]) -> Guard:
         guard = self._guards.get(scopes)
@@ -160,3 +221,121 @@ def _warn_unless_installed(connection: HTTPConnection) -> None:
             RuntimeWarning,
             stacklevel=2,
         )
+
+
+def _descriptions(scopes: Mapping[str, str] | None) -> dict[str, str]:
+    if scopes is None:
+        return {}
+    if not isinstance(scopes, Mapping) or not all(
+        isinstance(k, str) and k and " " not in k and isinstance(v, str) for k, v in scopes.items()
+    ):
+        raise ConfigurationError.of("scopes", "must map scope names to descriptions")
+    return dict(scopes)
+
+
+# -- the OpenAPI document ----------------------------------------------------------
+
+_ERROR_SCHEMA_NAME = "M2MGuardError"
+_ERROR_SCHEMA = {
+    "title": _ERROR_SCHEMA_NAME,
+    "description": "An RFC 6750 error (the same body in every m2m_guard integration).",
+    "type": "object",
+    "properties": {
+        "error": {"type": "string", "title": "Error", "examples": ["invalid_token"]},
+        "error_description": {"type": "string", "title": "Error Description"},
+    },
+    "required": ["error", "error_description"],
+}
+_CHALLENGE = {
+    "description": 'The RFC 6750 challenge, e.g. Bearer realm="api", error="invalid_token"',
+    "schema": {"type": "string"},
+}
+_RETRY_AFTER = {"description": "Seconds to wait before retrying.", "schema": {"type": "integer"}}
+_ANSWERS: dict[str, tuple[str, dict[str, Any]]] = {
+    "401": (
+        "No valid access token: missing, malformed, expired or not signed by the issuer.",
+        {"WWW-Authenticate": _CHALLENGE},
+    ),
+    "403": (
+        "The access token lacks a required scope (insufficient_scope).",
+        {"WWW-Authenticate": _CHALLENGE},
+    ),
+    "503": (
+        "The issuer's keys are unavailable right now; retry later.",
+        {"Retry-After": _RETRY_AFTER},
+    ),
+}
+_METHODS = frozenset(("get", "put", "post", "delete", "options", "head", "patch", "trace"))
+
+
+def _completing(app: Any, generate: Callable[[], dict[str, Any]]) -> Callable[[], dict[str, Any]]:
+    done: list[dict[str, Any]] = []  # the document completed last (FastAPI keeps it)
+
+    def openapi() -> dict[str, Any]:
+        document = generate()
+        if not done or done[0] is not document:
+            _complete(document, _bearers(app))
+            done[:] = [document]
+        return document
+
+    openapi._m2m_guard = True  # type: ignore[attr-defined]
+    return openapi
+
+
+def _bearers(app: Any) -> dict[str, M2MBearer]:
+    """The app's ``M2MBearer`` dependencies by scheme name."""
+    found: dict[str, M2MBearer] = {}
+    for route in getattr(app, "routes", ()):
+        dependant = getattr(route, "dependant", None)
+        if dependant is not None:
+            for call in _calls(dependant):
+                if isinstance(call, M2MBearer):
+                    found.setdefault(call.scheme_name, call)
+    return found
+
+
+def _calls(dependant: Any) -> Iterator[object]:
+    stack = [dependant]
+    while stack:
+        current = stack.pop()
+        yield current.call
+        stack.extend(current.dependencies)
+
+
+def _complete(document: dict[str, Any], bearers: Mapping[str, M2MBearer]) -> None:
+    """Complete ``document`` in place for the ``M2MBearer`` schemes named ``bearers``:
+    the flows' scopes, and the 401/403/503 answers of the operations they protect."""
+    schemes = document.get("components", {}).get("securitySchemes", {})
+    used: dict[str, dict[str, None]] = {name: {} for name in bearers if name in schemes}
+    protected = False
+    for item in document.get("paths", {}).values():
+        for method, operation in item.items():
+            if method not in _METHODS or not isinstance(operation, dict):
+                continue
+            mine = False
+            for requirement in operation.get("security") or ():
+                for name, scopes in requirement.items():
+                    if name in used:
+                        mine = True
+                        used[name].update(dict.fromkeys(scopes))
+            if mine:
+                protected = True
+                _add_answers(operation.setdefault("responses", {}))
+    for name, scopes in used.items():
+        flow = schemes[name].get("flows", {}).get("clientCredentials")
+        if flow is not None:
+            flow["scopes"] = {**{scope: scope for scope in scopes}, **flow.get("scopes", {})}
+    if protected:
+        components = document.setdefault("components", {})
+        schemas = components.setdefault("schemas", {})
+        schemas.setdefault(_ERROR_SCHEMA_NAME, copy.deepcopy(_ERROR_SCHEMA))
+
+
+def _add_answers(responses: dict[str, Any]) -> None:
+    content = {
+        "application/json": {"schema": {"$ref": f"#/components/schemas/{_ERROR_SCHEMA_NAME}"}}
+    }
+    for status, (description, headers) in _ANSWERS.items():
+        if status not in responses:
+            answer = {"description": description, "headers": headers, "content": content}
+            responses[status] = copy.deepcopy(answer)

@@ -22,27 +22,44 @@ the request's principal (``request.state.m2m``, ``request.user``) with the
 route's claims. The verifier's token cache keeps the second check cheap;
 with one shared verifier a request is still verified once.
 
-Starlette's own ``@requires`` compares scopes exactly; ``require_scopes``
-follows Stytch's rule (a granted ``read:*`` covers ``read:users``).
+Starlette's own ``@requires`` compares scopes exactly and answers a
+missing scope with a plain-text 403 (``Forbidden``, no challenge);
+``require_scopes`` follows Stytch's rule (a granted ``read:*`` covers
+``read:users``) and answers per RFC 6750. ``requires`` is the drop-in for
+Starlette's decorator, with its call shapes and this module's answers.
+
+``lifespan(verifier)`` is a lifespan for ``Starlette(lifespan=...)`` and
+``FastAPI(lifespan=...)``: it warms the verifier's keys at start-up and
+closes its HTTP client at shutdown.
+
 ``M2MGuardMiddleware`` and ``get_claims`` are re-exported from ``m2m_guard.asgi``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
-from collections.abc import Callable
+import os
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any, TypeVar, cast
 
-from starlette.requests import HTTPConnection, Request
-from starlette.responses import Response
-from starlette.websockets import WebSocket
+from ._extras import missing_extra
+
+try:
+    import starlette  # noqa: F401 - first, so that a missing extra is named plainly
+    from starlette.requests import HTTPConnection, Request
+    from starlette.responses import Response
+    from starlette.websockets import WebSocket
+except ImportError as _error:
+    raise missing_extra("m2m_guard.starlette", "starlette", _error) from _error
 
 from ._asgi_state import VERIFIER_KEY, get_claims, verified_by
 from ._guard import VERIFIED_BY_KEY, Guard, error_response
 from ._sansio.claims import M2MClaims
 from ._sansio.errors import ConfigurationError, M2MGuardError
 from ._sansio.scopes import normalize_scopes
+from ._settings.environment import _as_bool
 from ._starlette_auth import M2MUser, attach_claims
 from ._types import Scope, TokenVerifier
 from .asgi import M2MGuardMiddleware, authorization_values, send_error
@@ -53,7 +70,9 @@ __all__ = [
     "attach_claims",
     "authenticate",
     "get_claims",
+    "lifespan",
     "require_scopes",
+    "requires",
 ]
 
 _Endpoint = TypeVar("_Endpoint", bound=Callable[..., Any])
@@ -205,3 +224,90 @@ def require_scopes(
         return cast(_Endpoint, async_endpoint)
 
     return decorate
+
+
+#: Starlette's name for "any authenticated user": here, any valid token.
+_AUTHENTICATED = "authenticated"
+
+
+def requires(
+    scopes: str | Sequence[str],
+    status_code: int = 403,
+    redirect: str | None = None,
+    *,
+    verifier: TokenVerifier | None = None,
+    realm: str = "api",
+) -> Callable[[_Endpoint], _Endpoint]:
+    """A drop-in for ``starlette.authentication.requires`` answering per RFC 6750.
+
+    The same call shapes (``@requires("read:x")``, ``@requires(["a", "b"])``,
+    ``status_code=403``), and it is ``require_scopes(*scopes)``: the token is
+    verified (reusing the middleware's claims when its verifier is the
+    route's), a missing token is a 401 with its challenge, a missing scope the
+    403 with ``error="insufficient_scope"`` and the JSON body, a websocket is
+    refused before it is accepted. Starlette's own ``@requires`` answers a
+    plain-text 403 without a challenge. ``"authenticated"``, Starlette's name
+    for any logged-in user, means any valid token here.
+
+    Only ``status_code=403`` is accepted (RFC 6750's answer), and no
+    ``redirect`` (a log-in page means nothing to a machine client): either
+    is a ``ConfigurationError``, raised when the endpoint is decorated.
+    """
+    if status_code != 403:
+        raise ConfigurationError.of("status_code", "must be 403, RFC 6750's insufficient_scope")
+    if redirect is not None:
+        raise ConfigurationError.of("redirect", "is for browser log-ins; machine clients get 401")
+    wanted = [scopes] if isinstance(scopes, str) else list(scopes)
+    return require_scopes(
+        *(scope for scope in wanted if scope != _AUTHENTICATED), verifier=verifier, realm=realm
+    )
+
+
+#: Set it to true in production so that a wrong JWKS URL fails the deploy.
+REQUIRE_KEYS_VARIABLE = "M2M_GUARD_REQUIRE_KEYS_AT_STARTUP"
+
+_Lifespan = Callable[[Any], contextlib.AbstractAsyncContextManager[Any]]
+
+
+def lifespan(
+    verifier: TokenVerifier,
+    *,
+    require_keys: bool | None = None,
+    app_lifespan: _Lifespan | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> _Lifespan:
+    """A lifespan that warms ``verifier``'s keys at start-up and closes it at shutdown.
+
+    ``app = Starlette(lifespan=lifespan(verifier))`` (or ``FastAPI(...)``).
+
+    Args:
+        verifier: ``await verifier.warm_up_async(strict=require_keys)`` at
+            start-up; ``await verifier.aclose()`` at shutdown.
+        require_keys: no usable keys at start-up fails the start-up with a
+            ``KeysUnavailableError`` saying why (the server then exits), so
+            a wrong JWKS URL fails the deploy instead of every request.
+            ``None`` (the default) reads ``M2M_GUARD_REQUIRE_KEYS_AT_STARTUP``
+            (true/false; unset: false, the keys are then fetched on first use).
+        app_lifespan: the application's own lifespan, entered after the
+            warm-up and left before the verifier is closed; what it yields
+            (the lifespan state) is yielded on.
+        environ: where the variable is read (default ``os.environ``).
+    """
+    if require_keys is None:
+        value = (os.environ if environ is None else environ).get(REQUIRE_KEYS_VARIABLE, "")
+        require_keys = _as_bool(REQUIRE_KEYS_VARIABLE, value)
+    strict = require_keys
+
+    @contextlib.asynccontextmanager
+    async def run(app: Any) -> AsyncIterator[Any]:
+        try:
+            await verifier.warm_up_async(strict=strict)
+            if app_lifespan is None:
+                yield None
+            else:
+                async with app_lifespan(app) as state:
+                    yield state
+        finally:
+            await verifier.aclose()
+
+    return run

@@ -13,6 +13,8 @@ from m2m_guard._extras import missing_extra
 INTEGRATIONS = {
     "m2m_guard.issuer": ("starlette", "issuer"),
     "m2m_guard.flask": ("flask", "flask"),
+    "m2m_guard.fastapi": ("fastapi", "fastapi"),
+    "m2m_guard.starlette": ("starlette", "starlette"),
 }
 
 
@@ -49,3 +51,15 @@ def test_other_import_failures_are_left_alone() -> None:
     """A broken installation (a name missing from a present module) is not a missing extra."""
     error = ImportError("cannot import name 'Thing' from 'starlette.requests'", name="starlette")
     assert missing_extra("m2m_guard.starlette", "starlette", error) is error
+
+
+def test_the_asgi_middleware_works_without_starlette(monkeypatch: pytest.MonkeyPatch) -> None:
+    """m2m_guard.asgi needs no extra: without Starlette its optional part (``request.user``)
+    is named as missing and left out; the claims are still stored in the scope."""
+    from m2m_guard._asgi_state import attach_state
+
+    with pytest.raises(ImportError, match=r"m2m-guard\[starlette\]"):
+        import_without("m2m_guard._starlette_auth", "starlette", monkeypatch)
+    monkeypatch.delitem(sys.modules, "m2m_guard.asgi", raising=False)
+    asgi = importlib.import_module("m2m_guard.asgi")
+    assert asgi._claims_attacher() is attach_state

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -103,3 +104,16 @@ def test_dependencies_section_snippets_run_against_a_local_issuer() -> None:
         for block in blocks:
             exec(compile(block, "README.md", "exec"), names)  # noqa: S102 - our own README
     assert names["claims"].client_id == client.client_id
+
+
+def test_the_fastapi_and_starlette_idioms_run_as_written() -> None:
+    """The OpenAPI/Swagger UI and the requires/lifespan snippets of 'Protect a web
+    application' run as written (building the apps does no I/O; the asserts are theirs)."""
+    blocks = python_blocks(section("Protect a web application"))
+    idioms = [b for b in blocks if "lifespan=lifespan(verifier)" in b]
+    assert len(idioms) == 2
+    for block in idioms:
+        namespace: dict[str, Any] = {"__name__": "readme_snippet"}
+        exec(compile(block, "README.md", "exec"), namespace)  # noqa: S102 - our own README
+        app = namespace["app"]
+        assert app.router.lifespan_context is not None

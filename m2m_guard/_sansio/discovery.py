@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from urllib.parse import urlsplit
 
-__all__ = ["discovery_urls", "jwks_uri_from_metadata", "origin_of"]
+__all__ = ["discovery_urls", "jwks_uri_from_metadata", "origin_of", "token_endpoint_from_metadata"]
 
 
 def discovery_urls(issuer: str) -> tuple[str, str]:
@@ -63,3 +63,28 @@ def jwks_uri_from_metadata(
     if origin != origin_of(issuer) and origin not in trusted_origins:
         return None, f"jwks_uri {jwks_uri!r} is not on the issuer's origin"
     return jwks_uri, ""
+
+
+def token_endpoint_from_metadata(body: bytes) -> str | None:
+    """The metadata's ``token_endpoint`` when it is an http(s) URL, else ``None``.
+
+    Only for documentation (the OpenAPI ``tokenUrl``): nothing is ever sent
+    to it, and it decides nothing about a token.
+    """
+    try:
+        metadata = json.loads(body)
+    except (ValueError, RecursionError):
+        return None
+    endpoint = metadata.get("token_endpoint") if isinstance(metadata, dict) else None
+    if not isinstance(endpoint, str) or len(endpoint) > 2048:
+        return None
+    try:
+        parts = urlsplit(endpoint)
+        parts.port  # noqa: B018 - raises on a bad port
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None
+    if any(ord(c) < 0x21 or ord(c) == 0x7F for c in endpoint):
+        return None
+    return endpoint

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 
 from jwt.exceptions import InvalidKeyError
 
-from .discovery import jwks_uri_from_metadata
+from .discovery import jwks_uri_from_metadata, token_endpoint_from_metadata
 from .errors import ConfigurationError, KeysUnavailableError, UnknownKeyError
 from .events import EventHook, JWKSFetched, StaleKeysServed, emit
 from .fetch import FetchResponse, HttpGet
@@ -141,6 +141,8 @@ class JWKSCache:
         self.trusted_origins = trusted_origins
         #: until when the discovered jwks_uri is fresh (metadata max-age)
         self.metadata_fresh_until = float("-inf")
+        #: the metadata's ``token_endpoint`` (documentation only, e.g. OpenAPI)
+        self.token_endpoint: str | None = None
         self.policy = policy
         self._clock = clock
         self._state = (
@@ -260,6 +262,7 @@ class JWKSCache:
         if jwks_uri != self.url:
             logger.info("discovered JWKS URL %r for issuer %r", jwks_uri, self.discover_from)
         self.url = jwks_uri
+        self.token_endpoint = token_endpoint_from_metadata(response.body)
         self.metadata_fresh_until = self._clock() + self._max_age(
             response.headers, default=self.policy.max_max_age
         )

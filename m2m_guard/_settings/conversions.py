@@ -14,7 +14,7 @@ from m2m_guard._sansio.policy import ClaimsPolicy
 
 from .checks import check_url, claim_values_of, names, optional_names, origin, static_keys, strings
 
-__all__ = ["claims_policy", "engine_limits", "key_cache"]
+__all__ = ["claims_policy", "engine_limits", "key_cache", "token_url_of"]
 
 
 _DEFAULT_REQUIRED = ("iss", "aud", "exp", "iat")
@@ -129,3 +129,10 @@ def engine_limits(max_token_size: int, token_cache_size: int) -> tuple[int, int]
     ):
         raise ConfigurationError.of("token_cache_size", "must be a whole number >= 0")
     return max_token_size, token_cache_size
+
+
+def token_url_of(token_url: str | None) -> str | None:
+    """The issuer's token endpoint, checked as an http(s) URL (documentation only)."""
+    if token_url is not None:
+        check_url(token_url, "token_url")
+    return token_url

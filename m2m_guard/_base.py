@@ -82,10 +82,10 @@ class VerifierBase(Closing):
         """Whether usable keys are cached (for readiness probes)."""
         raise NotImplementedError
 
-    def warm_up(self) -> bool:
+    def warm_up(self, *, strict: bool = False) -> bool:
         raise NotImplementedError
 
-    async def warm_up_async(self) -> bool:
+    async def warm_up_async(self, *, strict: bool = False) -> bool:
         raise NotImplementedError
 
     # -- reporting: the only place events are emitted ---------------------

@@ -8,8 +8,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from ._sansio.errors import ConfigurationError, KeysUnavailableError
-from ._settings.environment import ELSEWHERE, settings_from_mapping
-from ._settings.environment import _as_bool as read_bool
+from ._settings.environment import ELSEWHERE, read_bool, settings_from_mapping
 from ._types import TokenVerifier
 from ._verifier import Verifier
 

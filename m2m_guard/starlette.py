@@ -59,7 +59,7 @@ from ._guard import VERIFIED_BY_KEY, Guard, error_response
 from ._sansio.claims import M2MClaims
 from ._sansio.errors import ConfigurationError, M2MGuardError
 from ._sansio.scopes import normalize_scopes
-from ._settings.environment import _as_bool
+from ._settings.environment import read_bool
 from ._starlette_auth import M2MUser, attach_claims
 from ._types import Scope, TokenVerifier
 from .asgi import M2MGuardMiddleware, authorization_values, send_error
@@ -295,7 +295,7 @@ def lifespan(
     """
     if require_keys is None:
         value = (os.environ if environ is None else environ).get(REQUIRE_KEYS_VARIABLE, "")
-        require_keys = _as_bool(REQUIRE_KEYS_VARIABLE, value)
+        require_keys = read_bool(REQUIRE_KEYS_VARIABLE, value)
     strict = require_keys
 
     @contextlib.asynccontextmanager

@@ -16,7 +16,7 @@ from typing import Any
 from m2m_guard import _presets
 from m2m_guard._sansio.errors import ConfigurationError
 
-__all__ = ["ELSEWHERE", "VARIABLES", "MappedSettings", "settings_from_mapping"]
+__all__ = ["ELSEWHERE", "VARIABLES", "MappedSettings", "read_bool", "settings_from_mapping"]
 
 
 Reader = Callable[[str, Any], Any]
@@ -36,7 +36,8 @@ def _as_list(name: str, value: Any) -> tuple[str, ...]:
     return tuple(_text(v) for v in value)
 
 
-def _as_bool(name: str, value: Any) -> bool:
+def read_bool(name: str, value: Any) -> bool:
+    """A true/false setting from text (``1``/``true``/``yes``/``on`` …) or a bool."""
     if isinstance(value, bool):
         return value
     text = _text(value).strip().lower()
@@ -79,7 +80,7 @@ VARIABLES: dict[str, tuple[str, Reader]] = {
     "FORBIDDEN_CLAIMS": ("forbidden_claims", _as_list),
     "REQUIRED_ANY_CLAIMS": ("required_any_claims", _as_list),
     "TRUSTED_JWKS_ORIGINS": ("trusted_jwks_origins", _as_list),
-    "STRICT_RFC9068": ("strict_rfc9068", _as_bool),
+    "STRICT_RFC9068": ("strict_rfc9068", read_bool),
     "AUDIENCE_CLAIM": ("audience_claim", _as_text),
     "MAX_TOKEN_SIZE": ("max_token_size", _as_number(int)),
     "TOKEN_CACHE_SIZE": ("token_cache_size", _as_number(int)),
@@ -160,7 +161,7 @@ def settings_from_mapping(
         preset = _presets.stytch(
             _text(present["STYTCH_PROJECT_ID"]),
             None if environment is None else _text(environment),
-            b2b=_as_bool(prefix + "STYTCH_B2B", present.get("STYTCH_B2B", False)),
+            b2b=read_bool(prefix + "STYTCH_B2B", present.get("STYTCH_B2B", False)),
         )
         # As Verifier.for_stytch: the preset's required claims only grow.
         return MappedSettings(_presets.merge(preset, kwargs), sources)

@@ -15,7 +15,7 @@ import pytest
 
 from tests.attacks.catalog import CONTROLS, PROFILES, Attack, Kit, params
 from tests.attacks.conftest import MakeVerifier
-from tests.integrations.harness import Harness
+from tests.integrations._harness import Harness
 from tests.integrations.test_cases import HARNESSES
 from tests.support.jwks_server import JWKSServer
 from tests.support.keys import CLIENT_ID
@@ -23,7 +23,7 @@ from tests.support.keys import CLIENT_ID
 
 @pytest.fixture(params=HARNESSES, ids=lambda spec: spec.rsplit(":", 1)[1])
 def harness(request: pytest.FixtureRequest) -> Harness:
-    """Each integration's harness, building the app of tests/integrations/harness.py."""
+    """Each integration's harness, building the app of tests/integrations/_harness.py."""
     module, name = request.param.split(":")
     return getattr(importlib.import_module(module), name)()  # type: ignore[no-any-return]
 

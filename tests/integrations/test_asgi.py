@@ -18,7 +18,7 @@ from starlette.websockets import WebSocket
 
 from m2m_guard import M2MClaims, Verifier
 from m2m_guard.asgi import M2MGuardMiddleware, get_claims
-from tests.integrations.harness_asgi import (
+from tests.integrations._harness_asgi import (
     bearer,
     http_scope,
     request,

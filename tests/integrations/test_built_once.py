@@ -26,7 +26,7 @@ from m2m_guard import M2MClaims, Verifier
 from m2m_guard.asgi import M2MGuardMiddleware
 from m2m_guard.fastapi import M2MBearer, install
 from m2m_guard.starlette import require_scopes
-from tests.integrations.harness_asgi import bearer, request
+from tests.integrations._harness_asgi import bearer, request
 from tests.support.clock import FakeClock
 from tests.support.keys import ISSUER, PROJECT_ID, SigningKey, jwks_of, stytch_claims
 

@@ -9,17 +9,17 @@ from dataclasses import dataclass, field
 import pytest
 
 from m2m_guard import Verifier
-from tests.integrations.harness import Harness
+from tests.integrations._harness import Harness
 from tests.support.clock import FakeClock
 from tests.support.keys import ISSUER, PROJECT_ID, SigningKey, jwks_of, stytch_claims
 
 #: module:class of every harness; each module belongs to its integration.
 HARNESSES = [
-    "tests.integrations.harness_asgi:ASGIMiddlewareHarness",
-    "tests.integrations.harness_asgi:StarletteDecoratorHarness",
-    "tests.integrations.harness_asgi:FastAPIDependencyHarness",
-    "tests.integrations.harness_wsgi:WSGIMiddlewareHarness",
-    "tests.integrations.harness_wsgi:FlaskExtensionHarness",
+    "tests.integrations._harness_asgi:ASGIMiddlewareHarness",
+    "tests.integrations._harness_asgi:StarletteDecoratorHarness",
+    "tests.integrations._harness_asgi:FastAPIDependencyHarness",
+    "tests.integrations._harness_wsgi:WSGIMiddlewareHarness",
+    "tests.integrations._harness_wsgi:FlaskExtensionHarness",
 ]
 
 CHALLENGE = 'Bearer realm="api"'

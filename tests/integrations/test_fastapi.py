@@ -11,7 +11,7 @@ from fastapi import FastAPI, Request, Security, WebSocket
 from m2m_guard import ConfigurationError, M2MClaims, Verifier
 from m2m_guard.asgi import M2MGuardMiddleware
 from m2m_guard.fastapi import M2MBearer, install
-from tests.integrations.harness_asgi import bearer, request, websocket
+from tests.integrations._harness_asgi import bearer, request, websocket
 from tests.support.clock import FakeClock
 from tests.support.keys import CLIENT_ID, SigningKey, stytch_claims
 

@@ -42,9 +42,9 @@ from m2m_guard.fastapi import M2MBearer, install
 from m2m_guard.flask import M2MGuard, get_current_client
 from m2m_guard.starlette import attach_claims, require_scopes
 from m2m_guard.wsgi import M2MGuardMiddleware as WSGIGuardMiddleware
-from tests.integrations.harness import Reply
-from tests.integrations.harness_asgi import bearer, request, websocket
-from tests.integrations.harness_wsgi import call
+from tests.integrations._harness import Reply
+from tests.integrations._harness_asgi import bearer, request, websocket
+from tests.integrations._harness_wsgi import call
 from tests.support.clock import FakeClock
 from tests.support.keys import CLIENT_ID, ISSUER, SigningKey, jwks_of, stytch_claims
 

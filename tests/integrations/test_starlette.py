@@ -19,7 +19,7 @@ from starlette.websockets import WebSocket
 from m2m_guard import ConfigurationError, Verifier
 from m2m_guard.asgi import M2MGuardMiddleware, get_claims
 from m2m_guard.starlette import M2MUser, require_scopes
-from tests.integrations.harness_asgi import bearer, http_scope, request, websocket
+from tests.integrations._harness_asgi import bearer, http_scope, request, websocket
 from tests.support.clock import FakeClock
 from tests.support.keys import CLIENT_ID, ISSUER, SigningKey, jwks_of, stytch_claims
 

@@ -32,7 +32,7 @@ from m2m_guard.starlette import (
     requires,
 )
 from m2m_guard.testing import LiveIssuer
-from tests.integrations.harness_asgi import bearer, request
+from tests.integrations._harness_asgi import bearer, request
 from tests.support.clock import FakeClock
 from tests.support.keys import CLIENT_ID, SigningKey, stytch_claims
 

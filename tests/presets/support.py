@@ -12,9 +12,9 @@ import anyio
 import pytest
 
 from m2m_guard import TokenVerifier
-from tests.integrations.harness import Reply
-from tests.integrations.harness_asgi import ASGIMiddlewareHarness, call, reply
-from tests.integrations.harness_wsgi import WSGIMiddlewareHarness
+from tests.integrations._harness import Reply
+from tests.integrations._harness_asgi import ASGIMiddlewareHarness, call, reply
+from tests.integrations._harness_wsgi import WSGIMiddlewareHarness
 from tests.support.jwks_server import JWKSServer
 from tests.support.keys import SigningKey, jwks_of
 

@@ -37,7 +37,7 @@ from m2m_guard._http import httpx
 from m2m_guard._sansio.jws import parse_token
 from m2m_guard._sansio.keys import verify_signature
 from tests.core._helpers import Flavor, unused_loopback_url
-from tests.integrations.harness import Harness
+from tests.integrations._harness import Harness
 from tests.presets.conftest import Track
 from tests.presets.support import MIDDLEWARES, IssuerServer
 from tests.support.clock import FakeClock

@@ -25,7 +25,7 @@ from m2m_guard import (
     Verifier,
 )
 from tests.core._helpers import Flavor
-from tests.integrations.harness import Harness
+from tests.integrations._harness import Harness
 from tests.presets.conftest import Track
 from tests.presets.support import MIDDLEWARES, IssuerServer
 from tests.support.clock import FakeClock

@@ -19,8 +19,8 @@ from m2m_guard import ConfigurationError, Guard, ProtectedResource, TokenVerifie
 from m2m_guard import asgi as asgi_integration
 from m2m_guard import wsgi as wsgi_integration
 from tests.core._helpers import unused_loopback_url
-from tests.integrations.harness_asgi import call, health, identity, websocket
-from tests.integrations.harness_wsgi import plain_app
+from tests.integrations._harness_asgi import call, health, identity, websocket
+from tests.integrations._harness_wsgi import plain_app
 from tests.support.clock import FakeClock
 from tests.support.keys import CLIENT_ID, ISSUER, PROJECT_ID, SigningKey, stytch_claims
 

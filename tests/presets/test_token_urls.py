@@ -7,8 +7,8 @@ import pytest
 
 from m2m_guard import ConfigurationError, Verifier
 from m2m_guard._sansio.discovery import token_endpoint_from_metadata
-from tests.issuers.conftest import Track
-from tests.issuers.support import OIDC_PATH, IssuerServer
+from tests.presets.conftest import Track
+from tests.presets.support import OIDC_PATH, IssuerServer
 from tests.support.clock import FakeClock
 from tests.support.keys import PROJECT_ID
 

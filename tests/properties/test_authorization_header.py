@@ -20,8 +20,8 @@ from werkzeug.test import create_environ
 from m2m_guard import Verifier
 from m2m_guard.asgi import M2MGuardMiddleware as ASGIMiddleware
 from m2m_guard.wsgi import M2MGuardMiddleware as WSGIMiddleware
-from tests.integrations.harness_asgi import http_scope, run_raw
-from tests.integrations.harness_wsgi import plain_app
+from tests.integrations._harness_asgi import http_scope, run_raw
+from tests.integrations._harness_wsgi import plain_app
 from tests.properties.strategies import (
     DOCUMENTED_STATUSES,
     PROFILE,

@@ -16,7 +16,7 @@ from werkzeug.test import Client
 from m2m_guard import M2MClaims, Verifier
 from m2m_guard.flask import M2MGuard, get_current_client
 from m2m_guard.wsgi import M2MGuardMiddleware, get_claims
-from tests.integrations.harness import Reply
+from tests.integrations._harness import Reply
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment

@@ -17,7 +17,7 @@ from m2m_guard import M2MClaims, Verifier
 from m2m_guard.asgi import M2MGuardMiddleware, get_claims
 from m2m_guard.fastapi import M2MBearer, install
 from m2m_guard.starlette import require_scopes
-from tests.integrations.harness import Reply
+from tests.integrations._harness import Reply
 
 
 def identity(claims: M2MClaims | None) -> dict[str, Any]:

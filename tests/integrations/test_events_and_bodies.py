@@ -9,6 +9,8 @@ from collections.abc import Callable, Iterator
 from http import HTTPStatus
 from typing import Any
 
+import anyio
+import httpx
 import pytest
 from fastapi import FastAPI, Security
 from flask import Flask
@@ -16,7 +18,6 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
-from starlette.testclient import TestClient
 from werkzeug.test import Client
 
 from m2m_guard import M2MGuardError, Verifier
@@ -65,8 +66,7 @@ def _asgi(verifier: Verifier) -> Get:
     async def app(scope: Any, receive: Any, send: Any) -> None:
         await JSONResponse({"ok": True})(scope, receive, send)
 
-    client = TestClient(ASGIMiddleware(app, verifier=verifier))
-    return _starlette_get(client)
+    return _asgi_get(ASGIMiddleware(app, verifier=verifier))
 
 
 def _starlette(verifier: Verifier) -> Get:
@@ -74,7 +74,7 @@ def _starlette(verifier: Verifier) -> Get:
     async def read(request: Request) -> JSONResponse:
         return JSONResponse({"ok": True})
 
-    return _starlette_get(TestClient(Starlette(routes=[Route("/api/thing", read)])))
+    return _asgi_get(Starlette(routes=[Route("/api/thing", read)]))
 
 
 def _fastapi(verifier: Verifier) -> Get:
@@ -85,13 +85,21 @@ def _fastapi(verifier: Verifier) -> Get:
     async def read() -> Any:
         return {"ok": True}
 
-    return _starlette_get(TestClient(app))
+    return _asgi_get(app)
 
 
-def _starlette_get(client: TestClient) -> Get:
+def _asgi_get(app: Any) -> Get:
+    """Requests to an ASGI app in process, through httpx's ASGI transport
+    (Starlette's TestClient warns without httpx2, and warnings are errors)."""
+
     def get(path: str, headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
-        response = client.get(path, headers=headers)
-        return response.status_code, dict(response.headers), response.content
+        async def call() -> tuple[int, dict[str, str], bytes]:
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+                response = await c.get(path, headers=headers)
+            return response.status_code, dict(response.headers), response.content
+
+        return anyio.run(call)
 
     return get
 

@@ -52,6 +52,8 @@ __all__ = [
     "okta",
     "stytch",
     "stytch_base_url",
+    "stytch_jwks_url",
+    "stytch_token_url",
 ]
 
 STYTCH_BASE_URLS = {"test": "https://test.stytch.com", "live": "https://api.stytch.com"}
@@ -103,6 +105,17 @@ def stytch_base_url(project_id: str, environment: str | None) -> str:
     return environment.rstrip("/")
 
 
+def stytch_token_url(base: str, project_id: str) -> str:
+    """A Stytch project's client-credentials token endpoint under ``base``."""
+    return f"{base}/v1/public/{project_id}/oauth2/token"
+
+
+def stytch_jwks_url(base: str, project_id: str, *, b2b: bool = False) -> str:
+    """A Stytch project's JWKS under ``base`` (B2B projects have their own path)."""
+    path = "b2b/sessions" if b2b else "sessions"
+    return f"{base}/v1/{path}/jwks/{project_id}"
+
+
 def stytch(project_id: str, environment: str | None, *, b2b: bool) -> dict[str, Any]:
     """Verifier settings for a Stytch project, as Stytch's SDKs check tokens.
 
@@ -112,10 +125,9 @@ def stytch(project_id: str, environment: str | None, *, b2b: bool) -> dict[str, 
     if not isinstance(project_id, str) or not project_id or "/" in project_id:
         raise ConfigurationError(f"invalid Stytch project id {project_id!r}")
     base = stytch_base_url(project_id, environment)
-    path = "b2b/sessions" if b2b else "sessions"
     return {
-        "jwks_url": f"{base}/v1/{path}/jwks/{project_id}",
-        "token_url": f"{base}/v1/public/{project_id}/oauth2/token",
+        "jwks_url": stytch_jwks_url(base, project_id, b2b=b2b),
+        "token_url": stytch_token_url(base, project_id),
         "issuer": (f"stytch.com/{project_id}", base),
         "audience": project_id,
         "algorithms": ("RS256",),

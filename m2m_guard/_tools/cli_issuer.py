@@ -9,6 +9,8 @@ import threading
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
+from m2m_guard._presets import stytch_jwks_url, stytch_token_url
+
 from .cli_common import (
     PROG,
     UsageError,
@@ -52,8 +54,8 @@ def _banner(server: ServerThread, issuer: LocalIssuer, db: str, base: str) -> st
             f"  issuer (iss):    {issuer.issuer}",
             f"  project id:      {pid}",
             f"  project secret:  {issuer.project_secret}",
-            f"  token endpoint:  {base}/v1/public/{pid}/oauth2/token",
-            f"  jwks:            {base}/v1/sessions/jwks/{pid}",
+            f"  token endpoint:  {stytch_token_url(base, pid)}",
+            f"  jwks:            {stytch_jwks_url(base, pid)}",
             f"  database:        {db}",
             f'  stytch SDK:      stytch.Client(project_id="{pid}", secret=..., '
             f'environment="{base}")',

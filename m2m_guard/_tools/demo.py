@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from typing import Any, TextIO
 
 from m2m_guard._http import httpx
+from m2m_guard._presets import stytch_token_url
 from m2m_guard._verifier import Verifier
 from m2m_guard.client import ClientCredentialsAuth
 from m2m_guard.issuer import LocalIssuer, create_app
@@ -121,7 +122,7 @@ class _Walk:
         return self.call(method, url, expect, note="(Basic project:secret)", auth=auth, **kwargs)
 
     def token(self, client_id: str, secret: str, expect: int = 200, **params: str) -> str:
-        url = f"{self.issuer_url}/v1/public/{self.project_id}/oauth2/token"
+        url = stytch_token_url(self.issuer_url, self.project_id)
         data = {"grant_type": "client_credentials", "client_id": client_id}
         data.update(client_secret=secret, **params)
         scope = f", scope={params['scope']}" if "scope" in params else ""

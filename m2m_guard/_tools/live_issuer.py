@@ -19,6 +19,7 @@ from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 from typing import TYPE_CHECKING, Any
 
 from m2m_guard._http import httpx
+from m2m_guard._presets import stytch_jwks_url, stytch_token_url
 from m2m_guard._verifier import Verifier
 from m2m_guard.client import ClientCredentialsAuth
 
@@ -119,12 +120,12 @@ class LiveIssuer:
     @property
     def token_url(self) -> str:
         """The client-credentials token endpoint."""
-        return f"{self.base_url}/v1/public/{self.project_id}/oauth2/token"
+        return stytch_token_url(self.base_url, self.project_id)
 
     @property
     def jwks_url(self) -> str:
         """The project's JWKS."""
-        return f"{self.base_url}/v1/sessions/jwks/{self.project_id}"
+        return stytch_jwks_url(self.base_url, self.project_id)
 
     @property
     def management_auth(self) -> tuple[str, str]:

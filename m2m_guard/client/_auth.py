@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from m2m_guard._closing import Closing
 from m2m_guard._http import INSTALLED, Timeout, httpx
-from m2m_guard._presets import stytch_base_url
+from m2m_guard._presets import stytch_base_url, stytch_token_url
 from m2m_guard._sansio.errors import ConfigurationError
 from m2m_guard._settings.checks import plain_http, valid_url
 
@@ -180,9 +180,8 @@ class ClientCredentialsAuth(Closing, _Auth):
         """
         if not isinstance(project_id, str) or not _PROJECT_ID.fullmatch(project_id):
             raise ConfigurationError(f"Invalid Stytch project_id {project_id!r}.")
-        base = stytch_base_url(project_id, environment)
         return cls(
-            f"{base}/v1/public/{project_id}/oauth2/token",
+            stytch_token_url(stytch_base_url(project_id, environment), project_id),
             client_id,
             client_secret,
             scopes=scopes,

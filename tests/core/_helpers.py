@@ -14,7 +14,9 @@ import anyio
 
 from m2m_guard import M2MClaims, M2MGuardError, Verifier
 from m2m_guard._gate import gate_of
+from tests.support.clock import FakeClock
 from tests.support.jwks_server import JWKSServer
+from tests.support.keys import ISSUER, PROJECT_ID, SigningKey, jwks_of
 
 Outcome = M2MClaims | M2MGuardError
 
@@ -190,3 +192,13 @@ class Flavor:
 
 SYNC = Flavor("sync")
 ASYNC = Flavor("async")
+
+
+MakeVerifier = Callable[..., Verifier]
+
+
+def static_verifier(rsa_key: SigningKey, clock: FakeClock, **kwargs: Any) -> Verifier:
+    """A Stytch-shaped verifier of ``rsa_key``'s static JWKS on the fake clock."""
+    return Verifier(
+        issuer=ISSUER, audience=PROJECT_ID, jwks=jwks_of(rsa_key), clock=clock, **kwargs
+    )

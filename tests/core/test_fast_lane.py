@@ -22,31 +22,12 @@ from m2m_guard import (
     TokenVerifier,
     Verifier,
 )
-from m2m_guard._sansio import engine as _engine
 from m2m_guard.events import Event, TokenVerified
+from tests.core._helpers import static_verifier as make
 from tests.support.clock import FakeClock
-from tests.support.keys import CLIENT_ID, ISSUER, PROJECT_ID, SigningKey, jwks_of, stytch_claims
+from tests.support.keys import CLIENT_ID, ISSUER, SigningKey, stytch_claims
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-def signature_checks(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    calls: list[str] = []
-    real = _engine.verify_signature
-
-    def counting(key: Any, alg: str, message: bytes, signature: bytes) -> bool:
-        calls.append(alg)
-        return real(key, alg, message, signature)
-
-    monkeypatch.setattr(_engine, "verify_signature", counting)
-    return calls
-
-
-def make(rsa_key: SigningKey, clock: FakeClock, **kwargs: Any) -> Verifier:
-    return Verifier(
-        issuer=ISSUER, audience=PROJECT_ID, jwks=jwks_of(rsa_key), clock=clock, **kwargs
-    )
 
 
 async def test_without_a_token_cache_every_request_is_verified_in_full(

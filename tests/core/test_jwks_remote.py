@@ -10,27 +10,27 @@ from __future__ import annotations
 import json
 import secrets
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from m2m_guard import KeysUnavailableError, M2MClaims, UnknownKeyError, Verifier
+from m2m_guard import KeysUnavailableError, M2MClaims, UnknownKeyError
 from m2m_guard._sansio.jwks import JWKSPolicy
 from tests.core._helpers import (
     ASYNC,
     SYNC,
     Flavor,
+    MakeVerifier,
     header_trickling_server,
     unused_loopback_url,
 )
 from tests.support.clock import FakeClock
 from tests.support.jwks_server import JWKSServer, running_jwks_server
-from tests.support.keys import CLIENT_ID, ISSUER, PROJECT_ID, SigningKey, jwks_of, stytch_claims
+from tests.support.keys import CLIENT_ID, SigningKey, jwks_of, stytch_claims
 
 pytestmark = pytest.mark.anyio
 
-MakeVerifier = Callable[..., Verifier]
 OIDC_PATH = "/.well-known/openid-configuration"
 RFC8414_PATH = "/.well-known/oauth-authorization-server"
 
@@ -48,28 +48,6 @@ def jwks_server(rsa_key: SigningKey) -> Iterator[JWKSServer]:
     with running_jwks_server() as server:
         server.document = jwks_of(rsa_key)
         yield server
-
-
-@pytest.fixture
-async def make_verifier(clock: FakeClock) -> AsyncIterator[MakeVerifier]:
-    """Builds verifiers on the fake clock; closes their own HTTP clients afterwards."""
-    made: list[Verifier] = []
-
-    def make(
-        jwks_url: str | None = None, *, discover: str | None = None, **kwargs: Any
-    ) -> Verifier:
-        kwargs.setdefault("clock", clock)
-        if discover is not None:
-            verifier = Verifier.from_discovery(discover, audience=PROJECT_ID, **kwargs)
-        else:
-            verifier = Verifier(issuer=ISSUER, audience=PROJECT_ID, jwks_url=jwks_url, **kwargs)
-        made.append(verifier)
-        return verifier
-
-    yield make
-    for verifier in made:
-        verifier.close()
-        await verifier.aclose()
 
 
 def token_for(key: SigningKey, clock: FakeClock, **claims: Any) -> str:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import socket
 import ssl
-from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httpx
@@ -18,26 +17,8 @@ import pytest
 
 from m2m_guard import KeysUnavailableError, Verifier
 from m2m_guard._drivers import failure_reason
-from tests.support.clock import FakeClock
+from tests.core._helpers import MakeVerifier
 from tests.support.jwks_server import JWKSServer
-from tests.support.keys import ISSUER, PROJECT_ID
-
-MakeVerifier = Callable[[str], Verifier]
-
-
-@pytest.fixture
-async def make_verifier(clock: FakeClock) -> AsyncIterator[MakeVerifier]:
-    made: list[Verifier] = []
-
-    def make(url: str) -> Verifier:
-        verifier = Verifier(issuer=ISSUER, audience=PROJECT_ID, jwks_url=url, clock=clock)
-        made.append(verifier)
-        return verifier
-
-    yield make
-    for verifier in made:
-        verifier.close()
-        await verifier.aclose()
 
 
 def closed_port() -> int:

@@ -19,30 +19,10 @@ from m2m_guard import (
     UnknownKeyError,
     Verifier,
 )
-from m2m_guard._sansio import engine as _engine
 from m2m_guard._sansio.jwks import JWKSPolicy
+from tests.core._helpers import static_verifier as make
 from tests.support.clock import FakeClock
 from tests.support.keys import ISSUER, PROJECT_ID, SigningKey, jwks_of, stytch_claims
-
-
-@pytest.fixture
-def signature_checks(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Counts real signature verifications (a cache hit does none)."""
-    calls: list[str] = []
-    real = _engine.verify_signature
-
-    def counting(key: Any, alg: str, message: bytes, signature: bytes) -> bool:
-        calls.append(alg)
-        return real(key, alg, message, signature)
-
-    monkeypatch.setattr(_engine, "verify_signature", counting)
-    return calls
-
-
-def make(rsa_key: SigningKey, clock: FakeClock, **kwargs: Any) -> Verifier:
-    return Verifier(
-        issuer=ISSUER, audience=PROJECT_ID, jwks=jwks_of(rsa_key), clock=clock, **kwargs
-    )
 
 
 def test_second_verification_is_a_hit_without_signature_check(

@@ -41,6 +41,7 @@ from ._sansio.errors import (
 )
 from ._sansio.jwks import JWKSPolicy
 from ._sansio.jws import extract_bearer_token
+from ._sansio.scope_claims import ScopeClaim
 from ._types import TokenVerifier
 from ._verifier import Verifier
 from ._version import __version__
@@ -67,6 +68,7 @@ __all__ = [
     "MultiIssuerVerifier",
     "PathMatcher",
     "ProtectedResource",
+    "ScopeClaim",
     "TokenNotYetValidError",
     "TokenTooLargeError",
     "TokenTooOldError",

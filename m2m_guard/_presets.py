@@ -19,7 +19,8 @@ claims; audience):
   delegated tokens (with ``scp``) are refused.
 * Keycloak: ``{base}/realms/{realm}``; ``azp``; ``scope`` and
   ``realm_access.roles`` (realm roles share one namespace with scopes:
-  a role named ``orders:write`` grants that scope); ``aud`` once an audience
+  a role named ``orders:write`` grants that scope, unless ``role_prefix``
+  puts roles in their own, ``role:orders:write``); ``aud`` once an audience
   mapper adds it.
 * AWS Cognito: ``https://cognito-idp.{region}.amazonaws.com/{pool}``;
   ``client_id``; ``scope``; no ``aud`` at all: ``client_id`` is compared
@@ -40,6 +41,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ._sansio.errors import ConfigurationError
+from ._sansio.scope_claims import ScopeClaim
 from ._settings.checks import optional_names
 
 __all__ = [
@@ -207,9 +209,17 @@ def entra(
     }
 
 
-def keycloak(base_url: str, realm: str, *, audience: str | Sequence[str]) -> dict[str, Any]:
+def keycloak(
+    base_url: str,
+    realm: str,
+    *,
+    audience: str | Sequence[str],
+    role_prefix: str | None = None,
+) -> dict[str, Any]:
     """Keycloak: ``base_url`` such as ``https://sso.example.com`` (add ``/auth`` for
     Keycloak before 17). Add an audience mapper to the client so tokens carry ``aud``.
+    ``role_prefix`` (e.g. ``"role:"``): realm roles grant ``<prefix><role>``,
+    so a role can never pass for a scope.
 
     Only service-account tokens are accepted: they carry ``client_id``
     (Keycloak 25+, the ``service_account`` client scope) or ``clientId``
@@ -222,12 +232,23 @@ def keycloak(base_url: str, realm: str, *, audience: str | Sequence[str]) -> dic
         "jwks_url": f"{issuer}/protocol/openid-connect/certs",
         "token_url": f"{issuer}/protocol/openid-connect/token",
         "client_id_claims": ("client_id", "clientId", "azp"),
-        "scope_claims": ("scope", "realm_access.roles"),
+        "scope_claims": (
+            "scope",
+            "realm_access.roles"
+            if role_prefix is None
+            else ScopeClaim("realm_access.roles", prefix=_prefix(role_prefix)),
+        ),
         # Service-account (client-credentials) tokens name their client:
         # client_id since Keycloak 25's service_account scope, clientId before.
         # A user's token, even one with an audience mapper, has neither.
         "required_any_claims": ("client_id", "clientId"),
     }
+
+
+def _prefix(value: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise ConfigurationError(f"invalid role prefix: {value!r}")
+    return value
 
 
 def cognito(

@@ -18,6 +18,7 @@ from ._sansio.engine import Engine
 from ._sansio.errors import KeysUnavailableError
 from ._sansio.flow import run_async, run_sync
 from ._sansio.jwks import JWKSPolicy
+from ._sansio.scope_claims import ScopeClaim
 from ._settings.conversions import claims_policy, engine_limits, key_cache, token_url_of
 from ._settings.environment import settings_from_mapping
 from .events import EventHook
@@ -55,7 +56,11 @@ class Verifier(IssuerVerifier):
         max_lifetime: reject tokens whose ``exp - iat`` exceeds this.
         required_claims: claims that must be present.
         client_id_claims: where the client id is read, first present wins.
-        scope_claims: claims that carry scopes (merged).
+        scope_claims: claims that carry scopes (merged): names, dotted
+            paths into nested claims (``realm_access.roles``), and
+            ``ScopeClaim(path, prefix="role:")`` values (or their text form
+            ``"path=>role:"``) that grant each value with a prefix, so roles
+            and scopes never share a namespace.
         strict_rfc9068: require ``typ`` ``at+jwt`` and RFC 9068's claims.
         audience_claim: the claim compared with ``audience`` (``aud``;
             Cognito access tokens name their app client in ``client_id``).
@@ -97,7 +102,7 @@ class Verifier(IssuerVerifier):
         max_lifetime: float | None = None,
         required_claims: str | Sequence[str] | None = None,
         client_id_claims: Sequence[str] = _DEFAULT_CLIENT_ID_CLAIMS,
-        scope_claims: Sequence[str] = ("scope", "scp"),
+        scope_claims: str | ScopeClaim | Sequence[str | ScopeClaim] = ("scope", "scp"),
         strict_rfc9068: bool = False,
         audience_claim: str = "aud",
         claim_values: Mapping[str, str] | None = None,
@@ -226,10 +231,19 @@ class Verifier(IssuerVerifier):
 
     @classmethod
     def for_keycloak(
-        cls, base_url: str, realm: str, *, audience: str | Sequence[str], **kwargs: Any
+        cls,
+        base_url: str,
+        realm: str,
+        *,
+        audience: str | Sequence[str],
+        role_prefix: str | None = None,
+        **kwargs: Any,
     ) -> Verifier:
-        """Keycloak service-account tokens; scopes from ``scope`` and realm roles."""
-        return cls(**merge(_presets.keycloak(base_url, realm, audience=audience), kwargs))
+        """Keycloak service-account tokens; scopes from ``scope`` and realm roles
+        (each granted as ``<role_prefix><role>`` when ``role_prefix`` is given,
+        e.g. ``"role:"``, so roles and scopes never collide)."""
+        settings = _presets.keycloak(base_url, realm, audience=audience, role_prefix=role_prefix)
+        return cls(**merge(settings, kwargs))
 
     @classmethod
     def for_cognito(

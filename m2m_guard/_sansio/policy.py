@@ -28,6 +28,7 @@ from .errors import (
     UnsupportedHeaderError,
 )
 from .frozen import FrozenDict, FrozenList
+from .scope_claims import ABSENT, ScopeClaim, claim_at
 from .scopes import scope_tuple
 
 __all__ = ["ClaimsPolicy"]
@@ -54,24 +55,6 @@ def _timestamp(claims: Mapping[str, Any], name: str) -> float | None:
     if type(value) not in (int, float) or not 0 <= value <= _MAX_TIMESTAMP:
         raise InvalidClaimError(name, f"The token's {name!r} claim must be a number.")
     return float(value)
-
-
-_ABSENT: Any = object()
-
-
-def _claim(claims: Mapping[str, Any], name: str) -> Any:
-    """A claim by name; a dotted name not present as such is a path into
-    nested objects (Keycloak's ``realm_access.roles``)."""
-    if name in claims:
-        return claims[name]
-    if "." not in name:
-        return _ABSENT
-    value: Any = claims
-    for part in name.split("."):
-        if not isinstance(value, Mapping) or part not in value:
-            return _ABSENT
-        value = value[part]
-    return value
 
 
 def _intern_repeated(claims: dict[str, Any]) -> None:
@@ -126,7 +109,8 @@ class ClaimsPolicy:
     #: at least one must be present (Keycloak: client_id / clientId)
     required_any_claims: tuple[str, ...] = ()
     client_id_claims: tuple[str, ...] = ("sub", "client_id", "azp", "cid", "appid")
-    scope_claims: tuple[str, ...] = ("scope", "scp")
+    #: claim names, dotted paths, or ``ScopeClaim`` values (prefixed roles)
+    scope_claims: tuple[str | ScopeClaim, ...] = ("scope", "scp")
     strict_rfc9068: bool = False
     #: Headers this policy accepted: ``id(header) -> (header, alg, kid)``. The
     #: parser shares one read-only header object among the tokens that carry
@@ -246,11 +230,19 @@ class ClaimsPolicy:
     def _scopes(self, claims: Mapping[str, Any]) -> tuple[str, ...]:
         """The granted scopes of every scope claim, in order, without duplicates."""
         found: tuple[str, ...] | None = None
-        for name in self.scope_claims:
-            value = _claim(claims, name)
-            if value is _ABSENT:
-                continue
-            parsed = scope_tuple(name, value)
+        for entry in self.scope_claims:
+            if type(entry) is str:
+                value = claim_at(claims, entry)
+                if value is ABSENT:
+                    continue
+                parsed = scope_tuple(entry, value)
+            else:
+                assert isinstance(entry, ScopeClaim)
+                value = claim_at(claims, entry.claim)
+                if value is ABSENT:
+                    continue
+                prefix = entry.prefix
+                parsed = tuple(prefix + s for s in scope_tuple(entry.name, value))
             found = parsed if found is None else tuple(dict.fromkeys(found + parsed))
         return () if found is None else _shared(found)
 

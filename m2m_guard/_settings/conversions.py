@@ -11,10 +11,11 @@ from m2m_guard._sansio.events import EventHook
 from m2m_guard._sansio.jwks import JWKSCache, JWKSPolicy
 from m2m_guard._sansio.keys import ASYMMETRIC_ALGORITHMS
 from m2m_guard._sansio.policy import ClaimsPolicy
+from m2m_guard._sansio.scope_claims import ScopeClaim, scope_claim_of
 
 from .checks import check_url, claim_values_of, names, optional_names, origin, static_keys, strings
 
-__all__ = ["claims_policy", "engine_limits", "key_cache", "token_url_of"]
+__all__ = ["claims_policy", "engine_limits", "key_cache", "scope_claims_of", "token_url_of"]
 
 
 _DEFAULT_REQUIRED = ("iss", "aud", "exp", "iat")
@@ -31,7 +32,7 @@ def claims_policy(
     max_lifetime: float | None,
     required_claims: str | Sequence[str] | None,
     client_id_claims: Sequence[str],
-    scope_claims: Sequence[str],
+    scope_claims: str | ScopeClaim | Sequence[str | ScopeClaim],
     strict_rfc9068: bool,
     audience_claim: str,
     claim_values: Mapping[str, str] | None,
@@ -63,13 +64,24 @@ def claims_policy(
         max_lifetime=max_lifetime,
         required_claims=required,
         client_id_claims=names(client_id_claims, "client_id_claims"),
-        scope_claims=names(scope_claims, "scope_claims"),
+        scope_claims=scope_claims_of(scope_claims),
         strict_rfc9068=strict_rfc9068,
         audience_claim=names(audience_claim, "audience_claim")[0],
         claim_values=claim_values_of(claim_values),
         forbidden_claims=optional_names(forbidden_claims, "forbidden_claims"),
         required_any_claims=optional_names(required_any_claims, "required_any_claims"),
     )
+
+
+def scope_claims_of(
+    value: str | ScopeClaim | Sequence[str | ScopeClaim],
+) -> tuple[str | ScopeClaim, ...]:
+    """``scope_claims``: names, dotted paths, ``"path=>prefix"`` texts or
+    ``ScopeClaim`` values, at least one, in order, without duplicates."""
+    entries = [value] if isinstance(value, str | ScopeClaim) else list(value)
+    if not entries:
+        raise ConfigurationError.of("scope_claims", "must name at least one claim")
+    return tuple(dict.fromkeys(scope_claim_of(entry) for entry in entries))
 
 
 def key_cache(

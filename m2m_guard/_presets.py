@@ -45,10 +45,12 @@ from ._sansio.scope_claims import ScopeClaim
 from ._settings.checks import optional_names
 
 __all__ = [
+    "ENTRA_SHARED",
     "STYTCH_BASE_URLS",
     "auth0",
     "cognito",
     "entra",
+    "entra_tenants",
     "keycloak",
     "merge",
     "okta",
@@ -193,19 +195,53 @@ def entra(
     """
     tenant = _segment(tenant_id, "Entra tenant id")
     base = _base(login_host, "Entra login host")
+    return {
+        "issuer": _entra_issuers(tenant, version, login_host),
+        "audience": audience,
+        "jwks_url": f"{base}/{tenant}/discovery/v2.0/keys",
+        "token_url": f"{base}/{tenant}/oauth2/v2.0/token",
+        **_ENTRA_CLAIMS,
+    }
+
+
+#: Entra's shared endpoints, whose keys sign every tenant's tokens
+ENTRA_SHARED = ("common", "organizations")
+_ENTRA_CLAIMS: dict[str, Any] = {
+    "client_id_claims": ("azp", "appid"),
+    "scope_claims": ("roles",),
+    "forbidden_claims": ("scp",),
+}
+
+
+def _entra_issuers(tenant: str, version: int | None, login_host: str) -> tuple[str, ...]:
+    base = _base(login_host, "Entra login host")
     v1 = f"https://sts.windows.net/{tenant}/" if "://" not in login_host else f"{base}/{tenant}/"
     v2 = f"{base}/{tenant}/v2.0"
     issuers = {None: (v2, v1), 2: (v2,), 1: (v1,)}.get(version)
     if issuers is None:
         raise ConfigurationError(f"Entra access token version must be 1 or 2, not {version!r}")
+    return issuers
+
+
+def entra_tenants(
+    shared: str,
+    *,
+    audience: str | Sequence[str],
+    version: int | None = None,
+    login_host: str = "login.microsoftonline.com",
+) -> dict[str, Any]:
+    """A multi-tenant Entra app (``MultiTenantVerifier`` arguments): each tenant's
+    issuer, ``tid`` naming the same tenant, and the ``shared`` endpoint's keys
+    (``common`` or ``organizations``), which sign every tenant's tokens."""
+    if shared not in ENTRA_SHARED:
+        raise ConfigurationError(f"Entra's shared tenant is one of {ENTRA_SHARED}, not {shared!r}")
+    base = _base(login_host, "Entra login host")
     return {
-        "issuer": issuers,
+        "issuer": _entra_issuers("{tenantid}", version, login_host),
         "audience": audience,
-        "jwks_url": f"{base}/{tenant}/discovery/v2.0/keys",
-        "token_url": f"{base}/{tenant}/oauth2/v2.0/token",
-        "client_id_claims": ("azp", "appid"),
-        "scope_claims": ("roles",),
-        "forbidden_claims": ("scp",),
+        "jwks_url": f"{base}/{shared}/discovery/v2.0/keys",
+        "tenant_claim": "tid",
+        **_ENTRA_CLAIMS,
     }
 
 

@@ -8,19 +8,24 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from . import _presets
 from ._base import IssuerVerifier
 from ._drivers import AsyncDriver, SyncDriver
 from ._multi import MultiIssuerVerifier
-from ._presets import merge
 from ._sansio.claims import M2MClaims
 from ._sansio.engine import Engine
 from ._sansio.errors import KeysUnavailableError
 from ._sansio.flow import run_async, run_sync
 from ._sansio.jwks import JWKSPolicy
 from ._sansio.scope_claims import ScopeClaim
-from ._settings.conversions import claims_policy, engine_limits, key_cache, token_url_of
+from ._settings.conversions import (
+    DEFAULT_CLIENT_ID_CLAIMS,
+    claims_policy,
+    engine_limits,
+    key_cache,
+    token_url_of,
+)
 from ._settings.environment import settings_from_mapping
+from ._verifier_presets import IssuerPresets
 from .events import EventHook
 
 if TYPE_CHECKING:
@@ -30,10 +35,8 @@ __all__ = ["Verifier"]
 
 logger = logging.getLogger("m2m_guard")
 
-_DEFAULT_CLIENT_ID_CLAIMS = ("sub", "client_id", "azp", "cid", "appid")
 
-
-class Verifier(IssuerVerifier):
+class Verifier(IssuerVerifier, IssuerPresets):
     """Verifies M2M access tokens against an issuer's keys.
 
     One verifier serves a whole application: it holds the JWKS cache, and
@@ -101,7 +104,7 @@ class Verifier(IssuerVerifier):
         max_token_age: float | None = None,
         max_lifetime: float | None = None,
         required_claims: str | Sequence[str] | None = None,
-        client_id_claims: Sequence[str] = _DEFAULT_CLIENT_ID_CLAIMS,
+        client_id_claims: Sequence[str] = DEFAULT_CLIENT_ID_CLAIMS,
         scope_claims: str | ScopeClaim | Sequence[str | ScopeClaim] = ("scope", "scp"),
         strict_rfc9068: bool = False,
         audience_claim: str = "aud",
@@ -157,109 +160,6 @@ class Verifier(IssuerVerifier):
         self._on_event = on_event
         self._sync = SyncDriver(http_client)
         self._async = AsyncDriver(async_http_client)
-
-    # -- presets ------------------------------------------------------------
-
-    @classmethod
-    def for_stytch(
-        cls,
-        project_id: str,
-        *,
-        environment: str | None = None,
-        b2b: bool = False,
-        **kwargs: Any,
-    ) -> Verifier:
-        """A verifier for a Stytch project's M2M tokens.
-
-        Args:
-            project_id: e.g. ``project-test-…``; also the expected audience.
-            environment: ``"test"``, ``"live"``, a base URL such as
-                ``http://127.0.0.1:8787`` (a local issuer or a custom
-                domain), or ``None`` (the default): inferred from the
-                project id as Stytch's SDKs do (``project-live-…`` is live).
-                A contradiction is a ``ConfigurationError``.
-            b2b: use the B2B JWKS path (``/v1/b2b/sessions/jwks/…``).
-            **kwargs: any other ``Verifier`` argument (``leeway``,
-                ``max_token_age`` …), overriding the preset; the preset's
-                checks that tell machine tokens from user tokens
-                (``forbidden_claims``, ``required_claims``, ``claim_values``)
-                are added to, never replaced.
-        """
-        return cls(**merge(_presets.stytch(project_id, environment, b2b=b2b), kwargs))
-
-    @classmethod
-    def for_auth0(cls, domain: str, *, audience: str | Sequence[str], **kwargs: Any) -> Verifier:
-        """Auth0 M2M tokens: ``domain`` like ``tenant.us.auth0.com``; ``audience``
-        is the API identifier. Client id from ``azp``; scopes from ``scope`` and
-        ``permissions`` (RBAC)."""
-        return cls(**merge(_presets.auth0(domain, audience), kwargs))
-
-    @classmethod
-    def for_okta(
-        cls,
-        org_url: str,
-        *,
-        audience: str | Sequence[str] | None = None,
-        authorization_server: str = "default",
-        **kwargs: Any,
-    ) -> Verifier:
-        """Okta client-credentials tokens of a custom authorization server.
-        Client id from ``cid``; scopes from ``scp``."""
-        settings = _presets.okta(
-            org_url, authorization_server=authorization_server, audience=audience
-        )
-        return cls(**merge(settings, kwargs))
-
-    @classmethod
-    def for_entra(
-        cls,
-        tenant_id: str,
-        *,
-        audience: str | Sequence[str],
-        version: int | None = None,
-        login_host: str = "login.microsoftonline.com",
-        **kwargs: Any,
-    ) -> Verifier:
-        """Microsoft Entra ID app-only tokens; permissions come from ``roles``.
-        ``version``: the access-token version the API accepts (2, 1, or
-        ``None`` for either). ``login_host``: the token service's host (a
-        national cloud's, or a test server's base URL)."""
-        settings = _presets.entra(
-            tenant_id, audience=audience, version=version, login_host=login_host
-        )
-        return cls(**merge(settings, kwargs))
-
-    @classmethod
-    def for_keycloak(
-        cls,
-        base_url: str,
-        realm: str,
-        *,
-        audience: str | Sequence[str],
-        role_prefix: str | None = None,
-        **kwargs: Any,
-    ) -> Verifier:
-        """Keycloak service-account tokens; scopes from ``scope`` and realm roles
-        (each granted as ``<role_prefix><role>`` when ``role_prefix`` is given,
-        e.g. ``"role:"``, so roles and scopes never collide)."""
-        settings = _presets.keycloak(base_url, realm, audience=audience, role_prefix=role_prefix)
-        return cls(**merge(settings, kwargs))
-
-    @classmethod
-    def for_cognito(
-        cls,
-        region: str,
-        user_pool_id: str,
-        *,
-        client_ids: str | Sequence[str],
-        host: str | None = None,
-        **kwargs: Any,
-    ) -> Verifier:
-        """AWS Cognito client-credentials tokens; ``client_ids`` are the accepted
-        app clients (Cognito access tokens carry ``client_id``, no ``aud``).
-        ``host``: the user pool's issuer host, when not AWS's own (tests)."""
-        settings = _presets.cognito(region, user_pool_id, client_ids=client_ids, host=host)
-        return cls(**merge(settings, kwargs))
 
     @staticmethod
     def combine(*verifiers: Verifier) -> MultiIssuerVerifier:

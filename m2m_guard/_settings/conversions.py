@@ -15,9 +15,18 @@ from m2m_guard._sansio.scope_claims import ScopeClaim, scope_claim_of
 
 from .checks import check_url, claim_values_of, names, optional_names, origin, static_keys, strings
 
-__all__ = ["claims_policy", "engine_limits", "key_cache", "scope_claims_of", "token_url_of"]
+__all__ = [
+    "DEFAULT_CLIENT_ID_CLAIMS",
+    "claims_policy",
+    "engine_limits",
+    "key_cache",
+    "scope_claims_of",
+    "token_url_of",
+]
 
 
+#: where the client id is read by default, first present wins
+DEFAULT_CLIENT_ID_CLAIMS = ("sub", "client_id", "azp", "cid", "appid")
 _DEFAULT_REQUIRED = ("iss", "aud", "exp", "iat")
 _RFC9068_REQUIRED = ("iss", "exp", "aud", "sub", "client_id", "iat", "jti")
 
@@ -26,18 +35,18 @@ def claims_policy(
     *,
     issuer: str | Sequence[str],
     audience: str | Sequence[str],
-    algorithms: str | Sequence[str],
-    leeway: float,
-    max_token_age: float | None,
-    max_lifetime: float | None,
-    required_claims: str | Sequence[str] | None,
-    client_id_claims: Sequence[str],
-    scope_claims: str | ScopeClaim | Sequence[str | ScopeClaim],
-    strict_rfc9068: bool,
-    audience_claim: str,
-    claim_values: Mapping[str, str] | None,
-    forbidden_claims: str | Sequence[str],
-    required_any_claims: str | Sequence[str],
+    algorithms: str | Sequence[str] = ("RS256",),
+    leeway: float = 0.0,
+    max_token_age: float | None = None,
+    max_lifetime: float | None = None,
+    required_claims: str | Sequence[str] | None = None,
+    client_id_claims: Sequence[str] = DEFAULT_CLIENT_ID_CLAIMS,
+    scope_claims: str | ScopeClaim | Sequence[str | ScopeClaim] = ("scope", "scp"),
+    strict_rfc9068: bool = False,
+    audience_claim: str = "aud",
+    claim_values: Mapping[str, str] | None = None,
+    forbidden_claims: str | Sequence[str] = (),
+    required_any_claims: str | Sequence[str] = (),
 ) -> ClaimsPolicy:
     """The claim rules of ``Verifier``'s arguments of the same names."""
     allowed = strings(algorithms, "algorithms")

@@ -42,6 +42,7 @@ from ._sansio.errors import (
 from ._sansio.jwks import JWKSPolicy
 from ._sansio.jws import extract_bearer_token
 from ._sansio.scope_claims import ScopeClaim
+from ._tenants import MultiTenantVerifier
 from ._types import TokenVerifier
 from ._verifier import Verifier
 from ._version import __version__
@@ -66,6 +67,7 @@ __all__ = [
     "MalformedTokenError",
     "MissingTokenError",
     "MultiIssuerVerifier",
+    "MultiTenantVerifier",
     "PathMatcher",
     "ProtectedResource",
     "ScopeClaim",

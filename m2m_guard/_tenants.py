@@ -45,6 +45,7 @@ from ._sansio.jwks import JWKSCache, JWKSPolicy
 from ._sansio.jws import parse_token
 from ._sansio.tenants import IssuerPattern, check_tenant, placeholder_of, tenant_of
 from ._sansio.token_cache import TokenCache
+from ._settings.checks import valid_url
 from ._settings.conversions import engine_limits, token_url_of
 from ._tenant_registry import TenantRegistry, TenantSettings
 
@@ -140,6 +141,7 @@ class MultiTenantVerifier(VerifierBase):
             self._max_token_size,
         )
         tenant_settings.policy("tenant")  # every setting checked now, not on the first token
+        valid_url(tenant_settings.url("tenant"), "jwks_url")
         self._registry = TenantRegistry(
             tenant_settings,
             max_tenants,

@@ -1307,3 +1307,86 @@ CONTROLS: dict[str, Make] = {
 def params() -> list[Any]:
     """Every attack as a pytest parameter."""
     return [attack.param() for attack in ATTACKS]
+
+
+# -- multi-tenant issuers -----------------------------------------------------------
+# The "tenants" profile is a MultiTenantVerifier whose issuer pattern is ISSUER
+# with the project id as the tenant ("stytch.com/{tenant}"), admitting
+# PROJECT_ID and OTHER_TENANT; ``tid`` must name the issuer's tenant.
+
+OTHER_TENANT = "project-test-99999999-8888-7777-6666-555555555555"
+TENANT_ISSUER = ISSUER.replace(PROJECT_ID, "{tenant}")
+
+
+def _multi_tenant(*, issuer: str, **settings: Any) -> Any:
+    from m2m_guard import Verifier
+
+    return Verifier.multi_tenant(issuer=issuer.replace(PROJECT_ID, "{tenant}"), **settings)
+
+
+PROFILES["tenants"] = {
+    "factory": _multi_tenant,
+    "tenants": {PROJECT_ID, OTHER_TENANT},
+    "tenant_claim": "tid",
+}
+CONTROLS["tenants"] = lambda kit: kit.key.sign(claims(kit, tid=PROJECT_ID))
+
+_NOT_A_TENANT = "not an accepted tenant"
+TENANTS = [
+    invalid(
+        "tenant-tid-of-another-admitted-tenant",
+        "multi-tenant issuers",
+        signed(tid=OTHER_TENANT),
+        InvalidClaimError,
+        "does not name its issuer's tenant",
+        profile="tenants",
+    ),
+    invalid(
+        "tenant-without-tid",
+        "multi-tenant issuers",
+        signed(),
+        InvalidClaimError,
+        "does not name its issuer's tenant",
+        profile="tenants",
+    ),
+    invalid(
+        "tenant-unlisted",
+        "multi-tenant issuers",
+        signed(iss=TENANT_ISSUER.format(tenant="project-unlisted"), tid="project-unlisted"),
+        InvalidIssuerError,
+        _NOT_A_TENANT,
+        profile="tenants",
+    ),
+    invalid(
+        "tenant-admitted-but-signed-by-the-attacker",
+        "multi-tenant issuers",
+        signed(signer="attacker", iss=TENANT_ISSUER.format(tenant=OTHER_TENANT), tid=OTHER_TENANT),
+        UnknownKeyError,
+        "unknown key",
+        profile="tenants",
+        reaches_keys=True,
+    ),
+    *(
+        invalid(
+            f"tenant-placeholder-{id}",
+            "multi-tenant issuers",
+            signed(iss=TENANT_ISSUER.format(tenant=value), tid=value),
+            InvalidIssuerError,
+            "unexpected issuer",
+            profile="tenants",
+        )
+        for id, value in [
+            ("host-and-path", "evil.com/"),
+            ("dot-dot", ".."),
+            ("encoded-slash", "%2F"),
+            ("empty", ""),
+            ("userinfo", f"{PROJECT_ID}@evil.com"),
+            ("port", f"{PROJECT_ID}:8443"),
+            ("query", f"{PROJECT_ID}?x=1"),
+            ("fragment", f"{PROJECT_ID}#x"),
+            ("traversal", f"{OTHER_TENANT}/../{PROJECT_ID}"),
+            ("newline", f"{PROJECT_ID}\n"),
+        ]
+    ),
+]
+ATTACKS.extend(TENANTS)

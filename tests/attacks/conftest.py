@@ -108,14 +108,16 @@ def make_verifier(issuer_jwks: JWKSServer) -> Iterator[MakeVerifier]:
 
     def make(profile: str) -> Verifier:
         clients.append(httpx.Client(**options))
-        return Verifier(
+        settings = dict(PROFILES[profile])
+        factory = settings.pop("factory", Verifier)  # another kind of verifier (multi-tenant)
+        return factory(  # type: ignore[no-any-return]
             issuer=ISSUER,
             audience=PROJECT_ID,
             jwks_url=issuer_jwks.url,
             clock=FakeClock(),
             http_client=clients[-1],
             async_http_client=httpx.AsyncClient(**options),
-            **PROFILES[profile],
+            **settings,
         )
 
     yield make

@@ -19,6 +19,7 @@ shared by every member, that hook sees every event exactly once.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from ._base import IssuerVerifier, Scopes, VerifierBase
 from ._sansio.claims import M2MClaims
@@ -106,6 +107,13 @@ class MultiIssuerVerifier(VerifierBase):
                 continue
             return verifier
         raise InvalidAudienceError()
+
+    @property
+    def principal_target(self) -> Any:
+        """What every member's ``principal=`` names, when they all name the same."""
+        targets = [v.policy.principal for v in self.verifiers]
+        target = getattr(targets[0], "target", None)
+        return target if all(getattr(t, "target", None) is target for t in targets) else None
 
     @property
     def ready(self) -> bool:

@@ -140,7 +140,8 @@ class MultiTenantVerifier(VerifierBase):
             on_event,
             self._max_token_size,
         )
-        tenant_settings.policy("tenant")  # every setting checked now, not on the first token
+        # Every setting is checked now, not on the first token.
+        self._principal = tenant_settings.policy("tenant").principal
         valid_url(tenant_settings.url("tenant"), "jwks_url")
         self._registry = TenantRegistry(
             tenant_settings,
@@ -278,6 +279,11 @@ class MultiTenantVerifier(VerifierBase):
     def tenants(self) -> tuple[str, ...]:
         """The tenants kept now, least recently admitted first."""
         return tuple(self._registry.tenants)
+
+    @property
+    def principal_target(self) -> Any:
+        """What ``principal=`` names (a class or a callable), or ``None``."""
+        return getattr(self._principal, "target", None)
 
     @property
     def token_url(self) -> str | None:

@@ -72,6 +72,11 @@ class Verifier(IssuerVerifier, IssuerPresets):
         forbidden_claims: claims that must be absent (e.g. ``scp``).
         required_any_claims: at least one of these must be present (Keycloak
             service-account tokens carry ``client_id`` or ``clientId``).
+        principal: what to build from each verified token's claims, once,
+            as ``claims.principal`` (cached with the token): a dataclass,
+            ``attrs`` class or pydantic model (fields filled by name from
+            ``client_id``, ``scopes`` … and the claims), or a callable
+            ``claims -> object``. Claims that do not fit: 401.
         token_url: the issuer's token endpoint, for documentation only (the
             OpenAPI ``clientCredentials`` flow of ``m2m_guard.fastapi``);
             the presets set it; with discovery the metadata's
@@ -111,6 +116,7 @@ class Verifier(IssuerVerifier, IssuerPresets):
         claim_values: Mapping[str, str] | None = None,
         forbidden_claims: str | Sequence[str] = (),
         required_any_claims: str | Sequence[str] = (),
+        principal: Any = None,
         trusted_jwks_origins: str | Sequence[str] = (),
         token_url: str | None = None,
         max_token_size: int = 8192,
@@ -136,6 +142,7 @@ class Verifier(IssuerVerifier, IssuerPresets):
             claim_values=claim_values,
             forbidden_claims=forbidden_claims,
             required_any_claims=required_any_claims,
+            principal=principal,
         )
         self.cache = key_cache(
             issuers=self.policy.issuers,
@@ -225,6 +232,11 @@ class Verifier(IssuerVerifier, IssuerPresets):
         """Where clients get tokens: ``token_url=`` (the presets set it), else
         the discovered metadata's ``token_endpoint`` once fetched; documentation only."""
         return self._token_url or self.cache.token_endpoint
+
+    @property
+    def principal_target(self) -> Any:
+        """What ``principal=`` names (a class or a callable), or ``None``."""
+        return getattr(self.policy.principal, "target", None)
 
     @property
     def ready(self) -> bool:

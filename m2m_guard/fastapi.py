@@ -49,7 +49,7 @@ into a 500), only the body has FastAPI's shape; a ``RuntimeWarning`` says so.
 import copy
 import warnings
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from ._extras import missing_extra
 
@@ -79,7 +79,7 @@ from ._types import TokenVerifier
 from .asgi import authorization_values, send_error
 from .starlette import _reuse_verified
 
-__all__ = ["M2MBearer", "M2MHTTPException", "install", "m2m_exception_handler"]
+__all__ = ["M2MBearer", "M2MHTTPException", "M2MPrincipal", "install", "m2m_exception_handler"]
 
 _App = TypeVar("_App", bound=Starlette)
 #: How many scope sets one ``M2MBearer`` remembers a Guard for.
@@ -210,6 +210,41 @@ class M2MBearer(SecurityBase):
         except M2MGuardError as exc:
             _warn_unless_installed(connection)
             raise M2MHTTPException(exc, self.realm) from exc
+
+
+_P = TypeVar("_P")
+
+
+class M2MPrincipal(M2MBearer, Generic[_P]):
+    """Like ``M2MBearer``, returning the caller's typed principal (``claims.principal``).
+
+        verifier = Verifier.from_env(principal=Caller)
+        caller = M2MPrincipal(verifier, Caller)
+
+        @app.get("/orders")
+        async def orders(who: Annotated[Caller, Security(caller, scopes=["orders:read"])]): ...
+
+    ``principal`` must be what the verifier's ``principal=`` names (checked
+    here, at start-up); the verifier builds it once per token.
+    """
+
+    def __init__(
+        self, verifier: TokenVerifier, principal: type[_P] | Callable[..., _P], **options: Any
+    ) -> None:
+        super().__init__(verifier, **options)
+        built = getattr(verifier, "principal_target", None)
+        if built is None or built is not principal:
+            raise ConfigurationError.of(
+                "principal",
+                f"{principal!r} is not what the verifier builds ({built!r}): "
+                "give the verifier principal= with it",
+            )
+
+    async def __call__(  # type: ignore[override]
+        self, security_scopes: SecurityScopes, connection: HTTPConnection
+    ) -> _P | None:
+        claims = await super().__call__(security_scopes, connection)
+        return None if claims is None else claims.principal
 
 
 def _warn_unless_installed(connection: HTTPConnection) -> None:

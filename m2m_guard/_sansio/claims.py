@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -53,6 +53,9 @@ class M2MClaims:
         expires_at: the ``exp`` claim (seconds since the epoch).
         issued_at: the ``iat`` claim, or ``None``.
         token_id: the ``jti`` claim, or ``None``.
+        principal: what the verifier's ``principal=`` built from these
+            claims (a dataclass, a pydantic model …), or ``None``; built
+            once per token and cached with it.
     """
 
     client_id: str
@@ -64,6 +67,7 @@ class M2MClaims:
     expires_at: float = 0.0
     issued_at: float | None = None
     token_id: str | None = None
+    principal: Any = field(default=None, repr=False, compare=False)
     _scopes: ScopeSet | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -108,6 +112,7 @@ _new = object.__new__
     _set_expires_at,
     _set_issued_at,
     _set_token_id,
+    _set_principal,
     _set_scope_set,
 ) = (
     getattr(M2MClaims, name).__set__
@@ -121,6 +126,7 @@ _new = object.__new__
         "expires_at",
         "issued_at",
         "token_id",
+        "principal",
         "_scopes",
     )
 )
@@ -135,6 +141,7 @@ def verified_claims(
     expires_at: float,
     issued_at: float | None,
     token_id: str | None,
+    principal: Callable[[M2MClaims], Any] | None = None,
 ) -> M2MClaims:
     """The verifier's ``M2MClaims``, equal to ``M2MClaims(...)`` of the same values.
 
@@ -142,7 +149,8 @@ def verified_claims(
     so the slots are set directly: a frozen dataclass's ``__init__`` goes
     through ``object.__setattr__`` field by field and ``__post_init__``
     checks again what is known, about half of building the claims of a
-    token never seen before.
+    token never seen before. ``principal`` builds ``principal`` from the
+    finished claims (its errors propagate: the token is then refused).
     """
     made: M2MClaims = _new(M2MClaims)
     _set_client_id(made, client_id)
@@ -155,4 +163,5 @@ def verified_claims(
     _set_issued_at(made, issued_at)
     _set_token_id(made, token_id)
     _set_scope_set(made, None)
+    _set_principal(made, None if principal is None else principal(made))
     return made

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -112,6 +112,9 @@ class ClaimsPolicy:
     #: claim names, dotted paths, or ``ScopeClaim`` values (prefixed roles)
     scope_claims: tuple[str | ScopeClaim, ...] = ("scope", "scp")
     strict_rfc9068: bool = False
+    #: builds ``M2MClaims.principal`` from the verified claims (may raise
+    #: ``InvalidTokenError``); ``None``: no principal
+    principal: Callable[[M2MClaims], Any] | None = field(default=None, compare=False)
     #: Headers this policy accepted: ``id(header) -> (header, alg, kid)``. The
     #: parser shares one read-only header object among the tokens that carry
     #: the same header segment, and the entry holds it, so its id stays its own.
@@ -225,6 +228,7 @@ class ClaimsPolicy:
             math.inf if expires_at is None else expires_at,
             issued_at,
             jti,
+            self.principal,
         )
 
     def _scopes(self, claims: Mapping[str, Any]) -> tuple[str, ...]:

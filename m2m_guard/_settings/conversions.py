@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from m2m_guard._principal import principal_builder
 from m2m_guard._sansio.discovery import discovery_urls
 from m2m_guard._sansio.errors import ConfigurationError
 from m2m_guard._sansio.events import EventHook
@@ -47,6 +48,7 @@ def claims_policy(
     claim_values: Mapping[str, str] | None = None,
     forbidden_claims: str | Sequence[str] = (),
     required_any_claims: str | Sequence[str] = (),
+    principal: Any = None,
 ) -> ClaimsPolicy:
     """The claim rules of ``Verifier``'s arguments of the same names."""
     allowed = strings(algorithms, "algorithms")
@@ -79,6 +81,7 @@ def claims_policy(
         claim_values=claim_values_of(claim_values),
         forbidden_claims=optional_names(forbidden_claims, "forbidden_claims"),
         required_any_claims=optional_names(required_any_claims, "required_any_claims"),
+        principal=principal_builder(principal),
     )
 
 

@@ -29,6 +29,7 @@ from benchmarks._apps import in_process_cases
 from benchmarks._load import LoadSettings, load_run
 from benchmarks._memory import has_token_cache, memory_per_token
 from benchmarks._output import machine_info, write_chart, write_markdown
+from benchmarks._policy import policy_cases
 from benchmarks._profile import profile_cold_verify
 from benchmarks._report import Report, format_text
 from benchmarks._timing import CLOCKS, measure
@@ -104,9 +105,10 @@ def run(
         with (
             verify_cases(world, stytch=settings.stytch) as (verification, notes),
             in_process_cases(verifier, token) as requests,
+            policy_cases(world) as policy,
         ):
             measurements = measure(
-                [*cases, *verification, *requests],
+                [*cases, *verification, *requests, *policy],
                 repeats=settings.repeats,
                 target_ns=int(settings.batch_ms * 1e6),
                 iterations=settings.iterations,

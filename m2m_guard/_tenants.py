@@ -44,7 +44,7 @@ from ._sansio.events import EventHook
 from ._sansio.jwks import JWKSCache, JWKSPolicy
 from ._sansio.jws import parse_token
 from ._sansio.tenants import IssuerPattern, check_tenant, placeholder_of, tenant_of
-from ._sansio.token_cache import TokenCache
+from ._sansio.token_cache import Entry, TokenCache
 from ._settings.checks import valid_url
 from ._settings.conversions import engine_limits, token_url_of
 from ._tenant_registry import TenantRegistry, TenantSettings
@@ -216,21 +216,9 @@ class MultiTenantVerifier(VerifierBase):
     def _hit(
         self, header: str, required: Scopes, any_of: Scopes, path: str | None = None
     ) -> M2MClaims | None:
-        registry = self._registry
-        tokens = registry.tokens
-        if tokens is None:
-            return None
-        entry = tokens.get_bearer(header)
-        if entry is None:
-            return None
-        tenant = registry.by_issuer.get(entry.claims.issuer)
-        if tenant is None:  # its tenant was dropped since: verify afresh
-            tokens.discard(entry)
-            return None
-        claims = tenant._engine._hit(entry, None)
-        if claims is None or (not required and not any_of and self._on_event is None):
-            return claims
-        return tenant._granted(claims, True, required, any_of, path)
+        tokens = self._registry.tokens
+        entry = None if tokens is None else tokens.get_bearer(header)
+        return None if entry is None else self._entry_hit(entry, None, required, any_of, path)
 
     def _cached(
         self,
@@ -244,10 +232,27 @@ class MultiTenantVerifier(VerifierBase):
         if tokens is None or type(token) is not str:
             return None
         entry = tokens.get(token)
-        tenant = None if entry is None else self._registry.by_issuer.get(entry.claims.issuer)
-        if tenant is None:
+        return (
+            None if entry is None else self._entry_hit(entry, max_token_age, required, any_of, path)
+        )
+
+    def _entry_hit(
+        self,
+        entry: Entry,
+        max_token_age: float | None,
+        required: Scopes,
+        any_of: Scopes,
+        path: str | None,
+    ) -> M2MClaims | None:
+        """A cached token's claims through its tenant's checks (time, key, scopes)."""
+        tenant = self._registry.by_issuer.get(entry.claims.issuer)
+        if tenant is None:  # its tenant was dropped since: verify afresh
+            self._registry.tokens.discard(entry)  # type: ignore[union-attr]
             return None
-        return tenant._cached(token, max_token_age, required, any_of, path)
+        claims = tenant._engine._hit(entry, max_token_age)
+        if claims is None or (not required and not any_of and self._on_event is None):
+            return claims
+        return tenant._granted(claims, True, required, any_of, path)
 
     async def _verify_async(
         self,

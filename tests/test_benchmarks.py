@@ -31,6 +31,12 @@ ITEMS = {
     "flask_bare",
     "flask_wsgi_guarded",
     "flask_extension",
+    # typed principals and multi-tenant issuers (benchmarks/_policy.py)
+    *(
+        f"warm_{entry}_{kind}"
+        for entry in ("verify", "header")
+        for kind in ("plain", "principal", "tenants")
+    ),
 }
 
 

@@ -48,6 +48,7 @@ from ._sansio.token_cache import Entry, TokenCache
 from ._settings.checks import valid_url
 from ._settings.conversions import engine_limits, token_url_of
 from ._tenant_registry import TenantRegistry, TenantSettings
+from ._warm_up import ready_or_raise, warm_up, warm_up_async
 
 if TYPE_CHECKING:
     from ._http import AsyncClient, SyncClient
@@ -310,35 +311,14 @@ class MultiTenantVerifier(VerifierBase):
         """Fetch the keys of the shared JWKS URL, or of every listed tenant's;
         never raises, unless ``strict`` (``KeysUnavailableError`` saying why)."""
         caches = self._warm_caches()
-        for cache in caches:
-            request = cache.warm_up_request()
-            if request is not None:
-                try:
-                    self._sync.refresh(request)
-                except Exception:  # warm-up must never take the application down
-                    logger.exception("JWKS warm-up failed")
-        return self._ready_or_raise(caches, strict)
+        warm_up(self._sync, caches)
+        return ready_or_raise(caches, strict)
 
     async def warm_up_async(self, *, strict: bool = False) -> bool:
         """Like ``warm_up``, for async code."""
         caches = self._warm_caches()
-        for cache in caches:
-            request = cache.warm_up_request()
-            if request is not None:
-                try:
-                    await self._async.refresh(request)
-                except Exception:  # warm-up must never take the application down
-                    logger.exception("JWKS warm-up failed")
-        return self._ready_or_raise(caches, strict)
-
-    @staticmethod
-    def _ready_or_raise(caches: list[JWKSCache], strict: bool) -> bool:
-        for cache in caches:
-            if not cache.has_usable_keys():
-                if strict:
-                    raise KeysUnavailableError(cache.unavailable_reason())
-                return False
-        return True
+        await warm_up_async(self._async, caches)
+        return ready_or_raise(caches, strict)
 
     def close(self) -> None:
         """Close the HTTP client the verifier created (not one you passed)."""

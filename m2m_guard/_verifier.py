@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -13,7 +12,6 @@ from ._drivers import AsyncDriver, SyncDriver
 from ._multi import MultiIssuerVerifier
 from ._sansio.claims import M2MClaims
 from ._sansio.engine import Engine
-from ._sansio.errors import KeysUnavailableError
 from ._sansio.flow import run_async, run_sync
 from ._sansio.jwks import JWKSPolicy
 from ._sansio.scope_claims import ScopeClaim
@@ -26,14 +24,13 @@ from ._settings.conversions import (
 )
 from ._settings.environment import settings_from_mapping
 from ._verifier_presets import IssuerPresets
+from ._warm_up import ready_or_raise, warm_up, warm_up_async
 from .events import EventHook
 
 if TYPE_CHECKING:
     from ._http import AsyncClient, SyncClient
 
 __all__ = ["Verifier"]
-
-logger = logging.getLogger("m2m_guard")
 
 
 class Verifier(IssuerVerifier, IssuerPresets):
@@ -251,28 +248,13 @@ class Verifier(IssuerVerifier, IssuerPresets):
         saying why (DNS, connection refused, HTTP status, not JSON, no usable
         key …), so that a wrong JWKS URL fails the deploy, not every request.
         """
-        request = self.cache.warm_up_request()
-        if request is not None:
-            try:
-                self._sync.refresh(request)
-            except Exception:  # warm-up must never take the application down
-                logger.exception("JWKS warm-up failed")
-        return self._ready_or_raise(strict)
+        warm_up(self._sync, (self.cache,))
+        return ready_or_raise((self.cache,), strict)
 
     async def warm_up_async(self, *, strict: bool = False) -> bool:
         """Like ``warm_up``, for async code (e.g. an ASGI lifespan handler)."""
-        request = self.cache.warm_up_request()
-        if request is not None:
-            try:
-                await self._async.refresh(request)
-            except Exception:  # warm-up must never take the application down
-                logger.exception("JWKS warm-up failed")
-        return self._ready_or_raise(strict)
-
-    def _ready_or_raise(self, strict: bool) -> bool:
-        if self.ready or not strict:
-            return self.ready
-        raise KeysUnavailableError(self.cache.unavailable_reason())
+        await warm_up_async(self._async, (self.cache,))
+        return ready_or_raise((self.cache,), strict)
 
     # -- resources ------------------------------------------------------------
 

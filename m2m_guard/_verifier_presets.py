@@ -134,8 +134,8 @@ class IssuerPresets:
             return cls(**merge(settings, kwargs))
         if tenant_id is not None or tenant not in _presets.ENTRA_SHARED or tenants is None:
             raise ConfigurationError(
-                "a multi-tenant Entra verifier needs tenant='common' or 'organizations' "
-                "and tenants=, and no tenant id"
+                "give an Entra tenant id, or (a multi-tenant app) tenant='common' or "
+                "'organizations' with tenants= and no tenant id"
             )
         settings = _presets.entra_tenants(
             tenant, audience=audience, version=version, login_host=login_host

@@ -572,3 +572,24 @@ async def test_a_failing_warm_up_never_raises_unless_strict(
     monkeypatch.setattr(verifier._async, "refresh", broken_async)
     assert await flavor.warm_up(verifier) is False  # type: ignore[arg-type]
     assert "JWKS warm-up failed" in caplog.text
+
+
+async def test_entra_with_a_per_tenant_keys_template(
+    login: IssuerServer,
+    rsa_key: SigningKey,
+    other_rsa_key: SigningKey,
+    clock: FakeClock,
+    track: Track[TokenVerifier],
+) -> None:
+    """jwks_url="…/{tenantid}/discovery/v2.0/keys": each tenant's own keys, one cache each."""
+    login.serve_keys(f"/{TENANT}/discovery/v2.0/keys", rsa_key)
+    login.serve_keys(f"/{OTHER_TENANT}/discovery/v2.0/keys", other_rsa_key)
+    verifier = track(
+        entra(login, clock, jwks_url=f"{login.base_url}/{{tenantid}}/discovery/v2.0/keys")
+    )
+    verifier.verify(entra_token(rsa_key, login, clock, TENANT))
+    verifier.verify(entra_token(other_rsa_key, login, clock, OTHER_TENANT))
+    with pytest.raises(UnknownKeyError):
+        verifier.verify(entra_token(rsa_key, login, clock, OTHER_TENANT, jti="x"))
+    assert login.hits(COMMON_KEYS) == 0
+    assert login.hits(f"/{TENANT}/discovery/v2.0/keys") == 1

@@ -1,4 +1,4 @@
-"""FastAPI's typed principal dependency (``M2MPrincipal``) in a real FastAPI app.
+"""Typed principals in real apps: FastAPI's ``M2MPrincipal``, Flask, ASGI.
 
 No ``from __future__ import annotations`` here: FastAPI reads the routes'
 ``Annotated[...]`` parameters at runtime, and those name local dependencies.
@@ -72,3 +72,39 @@ def test_fastapi_principal_must_be_what_the_verifier_builds(
     """A dependency typed with a model the verifier does not build fails at start-up."""
     with pytest.raises(ConfigurationError, match="principal"):
         M2MPrincipal(build(rsa_key, clock), PydanticCaller)
+
+
+def test_flask_and_starlette_requests_carry_the_principal(
+    rsa_key: SigningKey, clock: FakeClock
+) -> None:
+    """current_client.principal (Flask) and request.state.m2m.principal (ASGI) are the object."""
+    from flask import Flask
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    from m2m_guard.asgi import M2MGuardMiddleware
+    from m2m_guard.flask import M2MGuard, current_client
+
+    verifier = make(rsa_key, clock, Caller)
+    token = rsa_key.sign(stytch_claims(clock()))
+    flask_app = Flask(__name__)
+    guard = M2MGuard(flask_app, verifier=verifier)
+
+    @flask_app.get("/tenant")
+    @guard.require_scopes("read:users")
+    def tenant() -> dict[str, Any]:
+        return {"tenant": current_client.principal.tenant}
+
+    reply = flask_app.test_client().get("/tenant", headers={"Authorization": f"Bearer {token}"})
+    assert reply.status_code == 200
+    assert reply.json == {"tenant": "acme"}
+
+    async def whoami(request: Request) -> JSONResponse:
+        return JSONResponse({"tenant": request.state.m2m.principal.tenant})
+
+    asgi_app = M2MGuardMiddleware(Starlette(routes=[Route("/tenant", whoami)]), verifier=verifier)
+    response = anyio.run(call, asgi_app, "GET", "/tenant", [("authorization", f"Bearer {token}")])
+    assert response.status_code == 200
+    assert response.json() == {"tenant": "acme"}

@@ -65,6 +65,9 @@ class M2MClaims:
     issued_at: float | None = None
     token_id: str | None = None
     _scopes: ScopeSet | None = field(default=None, init=False, repr=False, compare=False)
+    #: what an adapter derives from the claims once, read-only, and hands to
+    #: every request of this token (Starlette's ``request.auth``/``request.user``)
+    _adapted: Any = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         # Read-only all the way down, so a handler cannot alter what others
@@ -109,6 +112,7 @@ _new = object.__new__
     _set_issued_at,
     _set_token_id,
     _set_scope_set,
+    _set_adapted,
 ) = (
     getattr(M2MClaims, name).__set__
     for name in (
@@ -122,6 +126,7 @@ _new = object.__new__
         "issued_at",
         "token_id",
         "_scopes",
+        "_adapted",
     )
 )
 
@@ -155,4 +160,5 @@ def verified_claims(
     _set_issued_at(made, issued_at)
     _set_token_id(made, token_id)
     _set_scope_set(made, None)
+    _set_adapted(made, None)
     return made

@@ -19,7 +19,7 @@ from .jwks import JWKSCache, Need, Refresh
 from .jws import parse_token
 from .keys import VerificationKey, verify_signature
 from .policy import ClaimsPolicy
-from .token_cache import TAIL, Entry, TokenCache
+from .token_cache import Entry, TokenCache
 
 __all__ = ["Engine", "Flow", "check_scopes"]
 
@@ -65,10 +65,8 @@ class Engine:
         tokens = self.tokens
         if tokens is None:
             return None
-        entry = tokens.by_tail(header[-TAIL:])  # TokenCache.get_bearer, inlined
-        if entry is None or entry.header != header:
-            return None
-        return self._hit(entry, None)
+        entry = tokens.get_bearer(header)
+        return None if entry is None else self._hit(entry, None)
 
     def _hit(self, entry: Entry, max_token_age: float | None) -> M2MClaims | None:
         now = self.clock()

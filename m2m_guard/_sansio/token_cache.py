@@ -66,14 +66,11 @@ class TokenCache:
     other: a lookup always compares the whole token.
     """
 
-    __slots__ = ("_entries", "by_tail", "maxsize")
+    __slots__ = ("_entries", "maxsize")
 
     def __init__(self, maxsize: int) -> None:
         self.maxsize = maxsize
         self._entries: dict[str, Entry] = {}
-        #: the entry indexed by a token's last ``TAIL`` characters, or ``None``;
-        #: the caller compares the whole token (the warm path, without a frame)
-        self.by_tail = self._entries.get
 
     def __len__(self) -> int:
         return len(self._entries)

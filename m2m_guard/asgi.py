@@ -110,8 +110,13 @@ class M2MGuardMiddleware:
         if exclude.active and exclude.matches(_route_path(scope)):
             await self.app(scope, receive, send)
             return
+        values = authorization_values(scope)
+        path = scope.get("path")
         try:
-            claims = await guard.check_async(authorization_values(scope), scope.get("path"))
+            # A token verified before needs no coroutine; any other takes the full path.
+            claims = guard.cached(values, path)
+            if claims is None:
+                claims = await guard.check_async(values, path)
         except M2MGuardError as exc:
             await send_error(scope, send, exc, answer=guard.error_response(exc))
             return
@@ -139,11 +144,11 @@ def docs_paths(app: object) -> list[str]:
 def authorization_values(scope: Scope) -> list[str]:
     """Every ``Authorization`` value of the request: two of them are an error."""
     # Servers send lower-case names (ASGI spec); tolerate others, cheaply.
-    values = []
-    for name, value in scope.get("headers") or ():
-        if name == b"authorization" or (len(name) == 13 and name.lower() == b"authorization"):
-            values.append(value.decode("latin-1"))
-    return values
+    return [
+        value.decode("latin-1")
+        for name, value in scope.get("headers") or ()
+        if name == b"authorization" or (len(name) == 13 and name.lower() == b"authorization")
+    ]
 
 
 async def send_error(

@@ -60,11 +60,12 @@ from ._sansio.claims import M2MClaims
 from ._sansio.errors import ConfigurationError, M2MGuardError
 from ._sansio.scopes import normalize_scopes
 from ._settings.environment import read_bool
-from ._starlette_auth import M2MUser, attach_claims
+from ._starlette_auth import M2MCredentials, M2MUser, attach_claims
 from ._types import Scope, TokenVerifier
 from .asgi import M2MGuardMiddleware, authorization_values, send_error
 
 __all__ = [
+    "M2MCredentials",
     "M2MGuardMiddleware",
     "M2MUser",
     "attach_claims",
@@ -131,6 +132,9 @@ def _guard_for(conn: HTTPConnection, options: dict[str, Any], guards: dict[int, 
     module docstring), built once per verifier."""
     scope = conn.scope
     verifier = scope.get(VERIFIER_KEY)
+    last = guards.get(0)  # the guard of the previous request: usually this one's
+    if last is not None and last.verifier is verifier:
+        return last
     if verifier is None:
         app_state = getattr(scope.get("app"), "state", None)
         verifier = getattr(app_state, "m2m_verifier", None)
@@ -146,6 +150,7 @@ def _guard_for(conn: HTTPConnection, options: dict[str, Any], guards: dict[int, 
         if len(guards) >= _MAX_GUARDS:
             guards.clear()
         guards[id(verifier)] = guard
+    guards[0] = guard  # (no object has id 0)
     return guard
 
 

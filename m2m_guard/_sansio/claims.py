@@ -69,6 +69,9 @@ class M2MClaims:
     token_id: str | None = None
     principal: Any = field(default=None, repr=False, compare=False)
     _scopes: ScopeSet | None = field(default=None, init=False, repr=False, compare=False)
+    #: what an adapter derives from the claims once, read-only, and hands to
+    #: every request of this token (Starlette's ``request.auth``/``request.user``)
+    _adapted: Any = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         # Read-only all the way down, so a handler cannot alter what others
@@ -114,6 +117,7 @@ _new = object.__new__
     _set_token_id,
     _set_principal,
     _set_scope_set,
+    _set_adapted,
 ) = (
     getattr(M2MClaims, name).__set__
     for name in (
@@ -128,6 +132,7 @@ _new = object.__new__
         "token_id",
         "principal",
         "_scopes",
+        "_adapted",
     )
 )
 
@@ -163,5 +168,6 @@ def verified_claims(
     _set_issued_at(made, issued_at)
     _set_token_id(made, token_id)
     _set_scope_set(made, None)
+    _set_adapted(made, None)
     _set_principal(made, None if principal is None else principal(made))
     return made

@@ -68,7 +68,7 @@ def test_verified_claims_equal_the_public_constructor() -> None:
     covered = {f.name for f in dataclasses.fields(M2MClaims)}
     assert covered == {
         "client_id", "scopes", "custom_claims", "claims", "issuer", "audience",
-        "expires_at", "issued_at", "token_id", "principal", "_scopes",
+        "expires_at", "issued_at", "token_id", "principal", "_scopes", "_adapted",
     }  # fmt: skip
     with pytest.raises(dataclasses.FrozenInstanceError):
         fast.client_id = "other"  # type: ignore[misc]

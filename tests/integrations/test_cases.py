@@ -20,6 +20,8 @@ HARNESSES = [
     "tests.integrations._harness_asgi:FastAPIDependencyHarness",
     "tests.integrations._harness_wsgi:WSGIMiddlewareHarness",
     "tests.integrations._harness_wsgi:FlaskExtensionHarness",
+    "tests.integrations._harness_django:DjangoMiddlewareHarness",
+    "tests.integrations._harness_django:DjangoDecoratorHarness",
 ]
 
 CHALLENGE = 'Bearer realm="api"'

@@ -222,6 +222,16 @@ class _RouteGuard:
         return cast(Guard, self._built)
 
 
+def _dispatches_async(view: object) -> bool:
+    """Whether ``view`` is ``method_decorator``'s ``dispatch`` of an async ``View``."""
+    bound = getattr(view, "func", None)  # method_decorator hands a partial of the bound method
+    return bool(getattr(getattr(bound, "__self__", None), "view_is_async", False))
+
+
+async def _awaitable(response: HttpResponse) -> HttpResponse:
+    return response
+
+
 def require_scopes(
     *scopes: str,
     any_of: bool = False,
@@ -259,7 +269,10 @@ def require_scopes(
         @functools.wraps(view)
         def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
             refusal = authenticate(route(), request)
-            return refusal if refusal is not None else view(request, *args, **kwargs)
+            if refusal is None:
+                return view(request, *args, **kwargs)
+            # dispatch() of an async class view is sync but its result is awaited
+            return _awaitable(refusal) if _dispatches_async(view) else refusal
 
         return cast(ViewT, wrapper)
 

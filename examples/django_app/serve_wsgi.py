@@ -1,4 +1,6 @@
-"""The Django example served as a WSGI application by waitress (see serve.py)::
+"""The Django example served as a WSGI application by waitress (see serve.py).
+
+Run it::
 
     M2M_GUARD_STYTCH_PROJECT_ID=project-test-... python examples/django_app/serve_wsgi.py
 """

@@ -1,5 +1,6 @@
 """The Django example's routes.
 
+Routes:
     GET  /health     public (excluded in settings.M2M_GUARD)
     GET  /whoami     any valid access token
     GET  /settings   requires the scope read:settings

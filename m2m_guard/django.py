@@ -133,27 +133,43 @@ def _authorization(request: HttpRequest) -> tuple[str, ...]:
     return () if value is None else (value,)
 
 
+def verify(guard: Guard, request: HttpRequest) -> M2MClaims | None:
+    """The claims of ``request`` (``None`` if anonymous), kept on it as ``request.m2m``.
+
+    Raises:
+        M2MGuardError: render it with ``guard.error_response``.
+    """
+    claims = _earlier(guard, request)
+    if claims is None:
+        claims = guard.check(_authorization(request), request.path_info)
+    _keep(guard, request, claims)
+    return claims
+
+
+async def verify_async(guard: Guard, request: HttpRequest) -> M2MClaims | None:
+    """``verify`` without blocking the event loop on a key fetch."""
+    claims = _earlier(guard, request)
+    if claims is None:
+        claims = await guard.check_async(_authorization(request), request.path_info)
+    _keep(guard, request, claims)
+    return claims
+
+
 def authenticate(guard: Guard, request: HttpRequest) -> HttpResponse | None:
     """Check ``request`` against ``guard``; the refusal to send, else ``None``."""
     try:
-        claims = _earlier(guard, request)
-        if claims is None:
-            claims = guard.check(_authorization(request), request.path_info)
+        verify(guard, request)
     except M2MGuardError as exc:
         return answer(guard.error_response(exc))
-    _keep(guard, request, claims)
     return None
 
 
 async def authenticate_async(guard: Guard, request: HttpRequest) -> HttpResponse | None:
     """``authenticate`` without blocking the event loop on a key fetch."""
     try:
-        claims = _earlier(guard, request)
-        if claims is None:
-            claims = await guard.check_async(_authorization(request), request.path_info)
+        await verify_async(guard, request)
     except M2MGuardError as exc:
         return answer(guard.error_response(exc))
-    _keep(guard, request, claims)
     return None
 
 
@@ -191,7 +207,7 @@ def _middleware(get_response: Handler) -> Handler:
 M2MGuardMiddleware: Callable[[Handler], Handler] = sync_and_async_middleware(_middleware)
 
 
-class _RouteGuard:
+class RouteGuard:
     """A decorator's ``Guard``, built on the first request from the settings
     (again after ``override_settings``), or from the verifier it was given."""
 
@@ -249,9 +265,9 @@ def require_scopes(
         raise TypeError("use @require_scopes() with parentheses")
     wanted = normalize_scopes(scopes)
     route = (
-        _RouteGuard((), wanted, optional, verifier)
+        RouteGuard((), wanted, optional, verifier)
         if any_of
-        else _RouteGuard(wanted, (), optional, verifier)
+        else RouteGuard(wanted, (), optional, verifier)
     )
 
     def decorator(view: ViewT) -> ViewT:

@@ -75,3 +75,58 @@ class DjangoDecoratorHarness:
     def request(self, path: str, headers: Sequence[tuple[str, str]] = ()) -> Reply:
         with self.app.active():
             return call(self.handler, path, headers)
+
+
+def drf_whoami(required_scopes: Sequence[str], optional: bool) -> Any:
+    """The /whoami ``APIView``: ``M2MAuthentication``, and ``HasScopes`` unless ``optional``."""
+    from rest_framework.renderers import JSONRenderer
+    from rest_framework.request import Request
+    from rest_framework.response import Response
+    from rest_framework.views import APIView
+
+    from m2m_guard.drf import HasScopes, M2MAuthentication
+
+    class WhoAmI(APIView):
+        authentication_classes = [M2MAuthentication]
+        permission_classes = [] if optional else [HasScopes(*required_scopes)]
+        renderer_classes = [JSONRenderer]
+
+        def get(self, request: Request) -> Response:
+            return Response(identity(request.auth))
+
+    return WhoAmI.as_view()
+
+
+class DRFHarness:
+    """WSGI: a DRF ``APIView`` with ``M2MAuthentication`` and ``HasScopes``."""
+
+    name = "drf-wsgi"
+
+    def build(
+        self, verifier: Verifier, *, required_scopes: Sequence[str] = (), optional: bool = False
+    ) -> None:
+        patterns = [path("health", health), path("whoami", drf_whoami(required_scopes, optional))]
+        self.app = DjangoApp(patterns, m2m_guard={"VERIFIER": verifier})
+        self.handler = self.app.wsgi()
+
+    def request(self, path: str, headers: Sequence[tuple[str, str]] = ()) -> Reply:
+        with self.app.active():
+            return call(self.handler, path, headers)
+
+
+class DRFBehindMiddlewareHarness(DjangoMiddlewareHarness):
+    """ASGI: the same ``APIView`` behind ``M2MGuardMiddleware`` (``OPTIONAL``, so the
+    permissions decide), which reuses the middleware's claims."""
+
+    name = "drf-middleware-asgi"
+
+    def build(
+        self, verifier: Verifier, *, required_scopes: Sequence[str] = (), optional: bool = False
+    ) -> None:
+        patterns = [path("health", health), path("whoami", drf_whoami(required_scopes, optional))]
+        self.app = DjangoApp(
+            patterns,
+            middleware=[MIDDLEWARE],
+            m2m_guard={"VERIFIER": verifier, "EXCLUDE_PATHS": ["/health"], "OPTIONAL": True},
+        )
+        self.handler = self.app.asgi()

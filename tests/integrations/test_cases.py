@@ -22,6 +22,8 @@ HARNESSES = [
     "tests.integrations._harness_wsgi:FlaskExtensionHarness",
     "tests.integrations._harness_django:DjangoMiddlewareHarness",
     "tests.integrations._harness_django:DjangoDecoratorHarness",
+    "tests.integrations._harness_django:DRFHarness",
+    "tests.integrations._harness_django:DRFBehindMiddlewareHarness",
 ]
 
 CHALLENGE = 'Bearer realm="api"'

@@ -27,7 +27,7 @@ def configure() -> None:
             ALLOWED_HOSTS=["*"],
             ROOT_URLCONF="tests.support.django_project",
             MIDDLEWARE=[],
-            INSTALLED_APPS=["django.contrib.contenttypes", "django.contrib.auth"],
+            INSTALLED_APPS=["django.contrib.contenttypes", "django.contrib.auth", "rest_framework"],
             DATABASES={},
             USE_TZ=True,
             LOGGING_CONFIG=None,  # leave the test run's logging alone

@@ -87,9 +87,9 @@ def drf_whoami(required_scopes: Sequence[str], optional: bool) -> Any:
     from m2m_guard.drf import HasScopes, M2MAuthentication
 
     class WhoAmI(APIView):
-        authentication_classes = [M2MAuthentication]
-        permission_classes = [] if optional else [HasScopes(*required_scopes)]
-        renderer_classes = [JSONRenderer]
+        authentication_classes = (M2MAuthentication,)
+        permission_classes = () if optional else (HasScopes(*required_scopes),)
+        renderer_classes = (JSONRenderer,)
 
         def get(self, request: Request) -> Response:
             return Response(identity(request.auth))

@@ -40,6 +40,7 @@ try:
     import rest_framework  # noqa: F401 - first, so that a missing extra is named plainly
     from rest_framework.exceptions import APIException
     from rest_framework.permissions import (
+        AND,
         BasePermission,
         BasePermissionMetaclass,
         OperandHolder,
@@ -84,6 +85,10 @@ class M2MRefusal(APIException):  # type: ignore[misc]
         # ... and APIView.finalize_response sets the view's headers on any
         # response, so Cache-Control: no-store reaches the client as well.
         self._view_headers: dict[str, str] | None = getattr(view, "headers", None)
+        self.apply()
+
+    def apply(self) -> None:
+        """Set this refusal's headers on the view's response (again)."""
         if self._view_headers is not None:
             self._view_headers.update(self.headers)
 
@@ -136,17 +141,36 @@ class M2MAuthentication:
         return MissingTokenError().www_authenticate(self.realm_of()) or "Bearer"
 
 
-class _ScopesMeta(BasePermissionMetaclass):  # type: ignore[misc]
-    """Our permissions raise their RFC 6750 answer: ``|`` and ``~`` know that."""
+class _Composes:
+    """``&``, ``|`` and ``~`` where our permissions take part: they raise their
+    RFC 6750 answer, so ``|`` and ``~`` (ours) treat a refusal as "not granted"."""
 
-    def __or__(cls, other: Any) -> Any:
-        return OperandHolder(_Or, cls, other)
+    def __and__(self, other: Any) -> Any:
+        return _Holder(AND, self, other)
 
-    def __ror__(cls, other: Any) -> Any:
-        return OperandHolder(_Or, other, cls)
+    def __rand__(self, other: Any) -> Any:
+        return _Holder(AND, other, self)
 
-    def __invert__(cls) -> Any:
-        return SingleOperandHolder(_Not, cls)
+    def __or__(self, other: Any) -> Any:
+        return _Holder(_Or, self, other)
+
+    def __ror__(self, other: Any) -> Any:
+        return _Holder(_Or, other, self)
+
+    def __invert__(self) -> Any:
+        return _SingleHolder(_Not, self)
+
+
+class _Holder(_Composes, OperandHolder):  # type: ignore[misc]
+    pass
+
+
+class _SingleHolder(_Composes, SingleOperandHolder):  # type: ignore[misc]
+    pass
+
+
+class _ScopesMeta(_Composes, BasePermissionMetaclass):  # type: ignore[misc]
+    pass
 
 
 class _Scopes(BasePermission, metaclass=_ScopesMeta):  # type: ignore[misc]
@@ -193,9 +217,13 @@ def _either(first: bool | M2MRefusal, second: Any, *args: Any) -> bool:
         if isinstance(first, M2MRefusal):
             first.withdraw()
         return True
-    refusal = first if isinstance(first, M2MRefusal) else outcome
-    if isinstance(refusal, M2MRefusal):
-        raise refusal
+    if isinstance(first, M2MRefusal):
+        if isinstance(outcome, M2MRefusal):
+            outcome.withdraw()  # the first side's answer is the one sent
+            first.apply()
+        raise first
+    if isinstance(outcome, M2MRefusal):
+        raise outcome
     return False
 
 

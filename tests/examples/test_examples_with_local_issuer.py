@@ -27,7 +27,14 @@ def issuer() -> Iterator[tuple[LocalIssuer, str]]:
 
 @pytest.mark.parametrize(
     "example",
-    ["fastapi_app", "starlette_app", "flask_app", "django_app/serve", "django_app/serve_wsgi"],
+    [
+        "fastapi_app",
+        "starlette_app",
+        "flask_app",
+        "django_app/serve",
+        "django_app/serve_wsgi",
+        "drf_app/serve",
+    ],
 )
 def test_example_accepts_issuer_tokens_by_scope(
     example: str, issuer: tuple[LocalIssuer, str], tmp_path: Path

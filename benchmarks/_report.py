@@ -33,6 +33,8 @@ REQUEST_PAIRS = (
     ("fastapi_m2m", "fastapi_header"),
     ("flask_wsgi_guarded", "flask_bare"),
     ("flask_extension", "flask_bare"),
+    ("django_scoped", "django_bare"),
+    ("drf_scoped", "drf_open"),
 )
 #: (protected case, its baseline, the largest accepted ratio, what is compared)
 REQUEST_TARGETS = (
@@ -44,6 +46,10 @@ REQUEST_TARGETS = (
      "FastAPI Security(M2MBearer, scopes) <= 1.10x a header-reading Security dependency"),
     ("flask_wsgi_guarded", "flask_bare", 1.10, "WSGI middleware <= 1.10x bare Flask"),
     ("flask_extension", "flask_bare", 1.10, "Flask require_scopes(scope) <= 1.10x bare Flask"),
+    ("django_scoped", "django_bare", 1.10,
+     "Django middleware + require_scopes(scope) <= 1.10x a bare Django view"),
+    ("drf_scoped", "drf_open", 1.10,
+     "DRF M2MAuthentication + HasScopes(scope) <= 1.10x an AllowAny APIView"),
 )  # fmt: skip
 #: Cold verification may cost at most this multiple of the raw RS256 check.
 COLD_LIMIT = 2.0

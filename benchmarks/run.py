@@ -26,6 +26,7 @@ if __package__ in (None, ""):  # run as a script: make the ``benchmarks`` packag
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks._apps import in_process_cases
+from benchmarks._django import django_cases
 from benchmarks._load import LoadSettings, load_run
 from benchmarks._memory import has_token_cache, memory_per_token
 from benchmarks._output import machine_info, write_chart, write_markdown
@@ -104,9 +105,10 @@ def run(
         with (
             verify_cases(world, stytch=settings.stytch) as (verification, notes),
             in_process_cases(verifier, token) as requests,
+            django_cases(verifier, token) as django_requests,
         ):
             measurements = measure(
-                [*cases, *verification, *requests],
+                [*cases, *verification, *requests, *django_requests],
                 repeats=settings.repeats,
                 target_ns=int(settings.batch_ms * 1e6),
                 iterations=settings.iterations,

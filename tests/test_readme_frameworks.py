@@ -65,6 +65,6 @@ def test_the_drf_snippet_runs_as_written(verifier: Verifier, sign: Any) -> None:
     app = DjangoApp([path("orders", names["Orders"].as_view())], m2m_guard={"VERIFIER": verifier})
     with app.active(), override_settings(REST_FRAMEWORK=names["REST_FRAMEWORK"]):
         wsgi = app.wsgi()
-        assert call(wsgi, "/orders").status == 401
+        assert call(wsgi, "/orders", []).status == 401
         assert call(wsgi, "/orders", sign("write:orders")).status == 403
         assert call(wsgi, "/orders", sign("admin:orders")).json == {"client_id": CLIENT_ID}

@@ -24,6 +24,8 @@ HARNESSES = [
     "tests.integrations._harness_django:DjangoDecoratorHarness",
     "tests.integrations._harness_django:DRFHarness",
     "tests.integrations._harness_django:DRFBehindMiddlewareHarness",
+    "tests.integrations._harness_aiohttp:AiohttpMiddlewareHarness",
+    "tests.integrations._harness_aiohttp:AiohttpDecoratorHarness",
 ]
 
 CHALLENGE = 'Bearer realm="api"'

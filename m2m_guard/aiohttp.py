@@ -137,10 +137,16 @@ def require_scopes(
     if scopes and callable(scopes[0]):
         raise TypeError("use @require_scopes() with parentheses")
     wanted = normalize_scopes(scopes)
-    rule = {"any_scopes" if any_of else "required_scopes": wanted}
+    required, any_scopes = ((), wanted) if any_of else (wanted, ())
     guards: dict[int, Guard] = {}  # one per verifier, built on its first request
     if verifier is not None:
-        guards[id(verifier)] = Guard(verifier, optional=optional, realm=realm, **rule)
+        guards[id(verifier)] = Guard(
+            verifier,
+            required_scopes=required,
+            any_scopes=any_scopes,
+            optional=optional,
+            realm=realm,
+        )
 
     def guard_of(request: web.Request) -> Guard:
         chosen = verifier or request.app.get(VERIFIER) or request.get(_VERIFIED_BY)
@@ -151,14 +157,20 @@ def require_scopes(
             )
         guard = guards.get(id(chosen))
         if guard is None or guard.verifier is not chosen:
-            guard = guards[id(chosen)] = Guard(chosen, optional=optional, realm=realm, **rule)
+            guard = guards[id(chosen)] = Guard(
+                chosen,
+                required_scopes=required,
+                any_scopes=any_scopes,
+                optional=optional,
+                realm=realm,
+            )
         return guard
 
     def decorator(handler: HandlerT) -> HandlerT:
         @functools.wraps(handler)
         async def wrapper(target: Any, *args: Any, **kwargs: Any) -> Any:
             # a plain handler gets the request; a web.View method, the view
-            request = target if isinstance(target, web.BaseRequest) else target.request
+            request: web.Request = target if isinstance(target, web.Request) else target.request
             refusal = await _authenticate(guard_of(request), request)
             if refusal is not None:
                 return refusal

@@ -17,6 +17,7 @@ INTEGRATIONS = {
     "m2m_guard.starlette": ("starlette", "starlette"),
     "m2m_guard.django": ("django", "django"),
     "m2m_guard.drf": ("rest_framework", "drf"),
+    "m2m_guard.aiohttp": ("aiohttp", "aiohttp"),
 }
 
 

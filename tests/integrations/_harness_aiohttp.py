@@ -22,7 +22,7 @@ async def health(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
 
 
-def _get(port: int, path: str, headers: Sequence[tuple[str, str]], method: str) -> Reply:
+def http_get(port: int, path: str, headers: Sequence[tuple[str, str]], method: str) -> Reply:
     # http.client sends each header as given (repeated ones too, latin-1 bytes)
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     try:
@@ -49,7 +49,7 @@ async def serve_once(
     server = TestServer(app, host="127.0.0.1")
     await server.start_server(**limits)
     try:
-        return await asyncio.to_thread(_get, server.port, path, headers, method)
+        return await asyncio.to_thread(http_get, server.port, path, headers, method)
     finally:
         await server.close()
 

@@ -35,6 +35,7 @@ REQUEST_PAIRS = (
     ("flask_extension", "flask_bare"),
     ("django_scoped", "django_bare"),
     ("drf_scoped", "drf_open"),
+    ("aiohttp_guarded", "aiohttp_bare"),
 )
 #: (protected case, its baseline, the largest accepted ratio, what is compared)
 REQUEST_TARGETS = (
@@ -50,6 +51,8 @@ REQUEST_TARGETS = (
      "Django middleware + require_scopes(scope) <= 1.10x a bare Django view"),
     ("drf_scoped", "drf_open", 1.10,
      "DRF M2MAuthentication + HasScopes(scope) <= 1.10x an AllowAny APIView"),
+    ("aiohttp_guarded", "aiohttp_bare", 1.20,
+     "aiohttp m2m_middleware + require_scopes(scope) <= 1.20x bare aiohttp"),
 )  # fmt: skip
 #: Cold verification may cost at most this multiple of the raw RS256 check.
 COLD_LIMIT = 2.0

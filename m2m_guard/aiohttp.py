@@ -14,7 +14,7 @@ thread. ``m2m_middleware`` requires a valid token for every request outside
 ``exclude_paths`` (matched against ``request.path``, decoded, with the
 shared glob rule); ``require_scopes`` works behind it (it reuses the claims
 the middleware verified with the same verifier) and alone, with
-``verifier=`` or the application's ``app[VERIFIER]``. Refusals are the
+``verifier=``, the middleware's, or the application's ``app[VERIFIER]``. Refusals are the
 RFC 6750 answers of every integration (status, ``WWW-Authenticate``, JSON
 body, ``Retry-After`` on a 503). Each ``Authorization`` header is passed on
 as it came, so two of them are a 400 as under ASGI.
@@ -66,12 +66,18 @@ def _answer(reply: ErrorResponse) -> web.Response:
     return web.Response(body=reply.body, status=reply.status, headers=headers)
 
 
-async def _authenticate(guard: Guard, request: web.Request) -> web.Response | None:
-    """Check ``request`` against ``guard``, keeping the claims; the refusal, else ``None``."""
+async def _authenticate(
+    guard: Guard, request: web.Request, verified_by: object = None
+) -> web.Response | None:
+    """Check ``request`` against ``guard``, keeping the claims; the refusal, else ``None``.
+
+    ``verified_by``: the verifier of the claims already stored (behind the
+    middleware), reused only when it is this guard's.
+    """
     try:
         claims = None
-        if M2M in request:
-            claims = guard.reuse(request[M2M], request.get(_VERIFIED_BY))
+        if verified_by is guard.verifier:
+            claims = guard.reuse(request[M2M], verified_by)
         if claims is None:
             authorization = request.headers.getall(hdrs.AUTHORIZATION, ())
             claims = await guard.check_async(authorization, request.path)
@@ -132,7 +138,7 @@ def require_scopes(
     Without scopes, any valid token is enough; with ``any_of``, one of them
     is. With ``optional``, a request without a token reaches the handler
     with ``request[M2M]`` ``None``. The verifier is ``verifier``, else the
-    application's ``app[VERIFIER]``, else the one ``m2m_middleware`` used.
+    one ``m2m_middleware`` used, else the application's ``app[VERIFIER]``.
     """
     if scopes and callable(scopes[0]):
         raise TypeError("use @require_scopes() with parentheses")
@@ -148,8 +154,10 @@ def require_scopes(
             realm=realm,
         )
 
-    def guard_of(request: web.Request) -> Guard:
-        chosen = verifier or request.app.get(VERIFIER) or request.get(_VERIFIED_BY)
+    def guard_of(request: web.Request, stored: TokenVerifier | None) -> Guard:
+        chosen = verifier if verifier is not None else stored
+        if chosen is None:
+            chosen = request.app.get(VERIFIER)
         if chosen is None:
             raise ConfigurationError(
                 "require_scopes has no verifier: pass verifier=, set app[VERIFIER], "
@@ -171,7 +179,8 @@ def require_scopes(
         async def wrapper(target: Any, *args: Any, **kwargs: Any) -> Any:
             # a plain handler gets the request; a web.View method, the view
             request: web.Request = target if isinstance(target, web.Request) else target.request
-            refusal = await _authenticate(guard_of(request), request)
+            stored = request.get(_VERIFIED_BY)  # the middleware's, when it ran
+            refusal = await _authenticate(guard_of(request, stored), request, stored)
             if refusal is not None:
                 return refusal
             return await handler(target, *args, **kwargs)

@@ -76,3 +76,24 @@ def test_the_drf_snippet_runs_as_written(verifier: Verifier, sign: Any) -> None:
             assert call(wsgi, "/orders", []).status == 401
             assert call(wsgi, "/orders", sign("write:orders")).status == 403
             assert call(wsgi, "/orders", sign("admin:orders")).json == {"client_id": CLIENT_ID}
+
+
+def aiohttp_snippet() -> dict[str, Any]:
+    block = python_blocks(section("aiohttp and Litestar"))[0]
+    namespace: dict[str, Any] = {"__name__": "readme_snippet"}
+    exec(compile(block, "README.md", "exec"), namespace)  # noqa: S102 - our own README
+    return namespace
+
+
+def test_the_aiohttp_snippet_runs_as_written(
+    verifier: Verifier, sign: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its app, served on 127.0.0.1 with the test verifier in place of the preset's."""
+    from m2m_guard import aiohttp as adapter
+    from tests.integrations._harness_aiohttp import request_app
+
+    real = adapter.m2m_middleware
+    monkeypatch.setattr(adapter, "m2m_middleware", lambda v, **kw: real(verifier, **kw))
+    assert request_app(lambda: aiohttp_snippet()["app"], "/orders", []).status == 401
+    reply = request_app(lambda: aiohttp_snippet()["app"], "/orders", sign("read:orders"))
+    assert reply.json == {"client_id": CLIENT_ID}

@@ -26,6 +26,8 @@ HARNESSES = [
     "tests.integrations._harness_django:DRFBehindMiddlewareHarness",
     "tests.integrations._harness_aiohttp:AiohttpMiddlewareHarness",
     "tests.integrations._harness_aiohttp:AiohttpDecoratorHarness",
+    "tests.integrations._harness_litestar:LitestarPluginHarness",
+    "tests.integrations._harness_litestar:LitestarGuardHarness",
 ]
 
 CHALLENGE = 'Bearer realm="api"'

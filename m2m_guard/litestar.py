@@ -210,11 +210,11 @@ class M2MGuardPlugin(InitPluginProtocol):
             components.security_schemes = schemes
             openapi.components = components
         for handler in _handlers(app_config.route_handlers):
-            wanted = [
-                s for g in handler.guards or () if isinstance(g, _ScopesGuard) for s in g.scopes
-            ]
-            if any(isinstance(g, _ScopesGuard) for g in handler.guards or ()):
-                handler.security = [*(handler.security or ()), {SCHEME: wanted}]
+            guards = [g for g in handler.guards or () if isinstance(g, _ScopesGuard)]
+            requirement = {SCHEME: [scope for g in guards for scope in g.scopes]}
+            security = list(handler.security or ())
+            if guards and requirement not in security:  # (a handler shared by two apps)
+                handler.security = [*security, requirement]
         return app_config
 
     def _scheme(self, route_handlers: Iterable[Any]) -> SecurityScheme:
@@ -234,7 +234,8 @@ class M2MGuardPlugin(InitPluginProtocol):
 def _handlers(route_handlers: Iterable[Any]) -> Iterator[Any]:
     """The route handlers given to the app, and to its routers, recursively."""
     for handler in route_handlers:
-        if hasattr(handler, "route_handlers"):  # a Router
-            yield from _handlers(handler.route_handlers)
+        if hasattr(handler, "routes"):  # a Router: its own copies of the handlers
+            for route in handler.routes:
+                yield from _handlers(getattr(route, "route_handlers", ()))
         elif hasattr(handler, "guards") and hasattr(handler, "security"):
             yield handler

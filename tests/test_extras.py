@@ -18,6 +18,7 @@ INTEGRATIONS = {
     "m2m_guard.django": ("django", "django"),
     "m2m_guard.drf": ("rest_framework", "drf"),
     "m2m_guard.aiohttp": ("aiohttp", "aiohttp"),
+    "m2m_guard.litestar": ("litestar", "litestar"),
 }
 
 

@@ -55,6 +55,13 @@ def test_the_django_drf_aiohttp_and_litestar_modules_list_their_names() -> None:
         "m2m_guard.django": ["M2MGuardMiddleware", "M2MUser", "get_claims", "require_scopes"],
         "m2m_guard.drf": ["HasAnyScope", "HasScopes", "M2MAuthentication", "M2MRefusal"],
         "m2m_guard.aiohttp": ["M2M", "VERIFIER", "get_claims", "m2m_middleware", "require_scopes"],
+        "m2m_guard.litestar": [
+            "SCHEME",
+            "M2MGuardPlugin",
+            "M2MRefusal",
+            "M2MUser",
+            "require_scopes",
+        ],
     }.items():
         module = importlib.import_module(name)
         assert module.__all__ == public, name

@@ -36,6 +36,7 @@ REQUEST_PAIRS = (
     ("django_scoped", "django_bare"),
     ("drf_scoped", "drf_open"),
     ("aiohttp_guarded", "aiohttp_bare"),
+    ("litestar_guarded", "litestar_bare"),
 )
 #: (protected case, its baseline, the largest accepted ratio, what is compared)
 REQUEST_TARGETS = (
@@ -53,6 +54,8 @@ REQUEST_TARGETS = (
      "DRF M2MAuthentication + HasScopes(scope) <= 1.10x an AllowAny APIView"),
     ("aiohttp_guarded", "aiohttp_bare", 1.20,
      "aiohttp m2m_middleware + require_scopes(scope) <= 1.20x bare aiohttp"),
+    ("litestar_guarded", "litestar_bare", 1.20,
+     "Litestar M2MGuardPlugin + require_scopes(scope) <= 1.20x bare Litestar"),
 )  # fmt: skip
 #: Cold verification may cost at most this multiple of the raw RS256 check.
 COLD_LIMIT = 2.0

@@ -29,6 +29,7 @@ if __package__ in (None, ""):  # run as a script: make the ``benchmarks`` packag
 from benchmarks._aiohttp import aiohttp_cases
 from benchmarks._apps import in_process_cases
 from benchmarks._django import django_cases
+from benchmarks._litestar import litestar_cases
 from benchmarks._load import LoadSettings, load_run
 from benchmarks._memory import has_token_cache, memory_per_token
 from benchmarks._output import machine_info, write_chart, write_markdown
@@ -110,7 +111,11 @@ def run(
             django_cases(verifier, token) as django_requests,
         ):
             loop = asyncio.new_event_loop()
-            frameworks = [*django_requests, *aiohttp_cases(verifier, token, loop)]
+            frameworks = [
+                *django_requests,
+                *aiohttp_cases(verifier, token, loop),
+                *litestar_cases(verifier, token, loop),
+            ]
             measurements = measure(
                 [*cases, *verification, *requests, *frameworks],
                 repeats=settings.repeats,

@@ -35,6 +35,7 @@ def issuer() -> Iterator[tuple[LocalIssuer, str]]:
         "django_app/serve_wsgi",
         "drf_app/serve",
         "aiohttp_app",
+        "litestar_app",
     ],
 )
 def test_example_accepts_issuer_tokens_by_scope(

@@ -28,7 +28,6 @@ status and headers, rendered exactly by the plugin's handler.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
 from typing import Any, cast
 
 from ._extras import missing_extra
@@ -58,11 +57,13 @@ __all__ = ["SCHEME", "M2MGuardPlugin", "M2MRefusal", "M2MUser", "require_scopes"
 SCHEME = "m2m"
 
 
-@dataclass(frozen=True, slots=True)
 class M2MUser:
     """``request.user`` of a verified request: the calling machine client."""
 
-    claims: M2MClaims = field(repr=False)
+    __slots__ = ("claims",)
+
+    def __init__(self, claims: M2MClaims) -> None:
+        self.claims = claims
 
     @property
     def client_id(self) -> str:
@@ -138,16 +139,16 @@ class _ScopesGuard:
     async def __call__(self, connection: ASGIConnection[Any, Any, Any, Any], _: object) -> None:
         scope: Any = connection.scope
         verifier = self._verifier or scope.get(VERIFIER_KEY)
-        if not isinstance(verifier, TokenVerifier):
+        if verifier is None:
             raise ConfigurationError(
                 "require_scopes has no verifier: pass verifier=, or add M2MGuardPlugin"
             )
         guard = self._guard(verifier)
         try:
-            claims = guard.reuse(get_claims(scope), verified_by(scope))
-            if claims is None:
-                values = authorization_values(scope)
-                claims = await guard.check_async(values, connection.url.path)
+            if guard.reuse(get_claims(scope), verified_by(scope)) is not None:
+                return  # the middleware's claims, already attached, scopes checked
+            values = authorization_values(scope)
+            claims = await guard.check_async(values, connection.url.path)
         except M2MGuardError as exc:
             raise M2MRefusal(exc, guard.error_response(exc)) from None
         _attach(scope, claims, guard.verifier)

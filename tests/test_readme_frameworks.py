@@ -97,3 +97,36 @@ def test_the_aiohttp_snippet_runs_as_written(
     assert request_app(lambda: aiohttp_snippet()["app"], "/orders", []).status == 401
     reply = request_app(lambda: aiohttp_snippet()["app"], "/orders", sign("read:orders"))
     assert reply.json == {"client_id": CLIENT_ID}
+
+
+def test_the_litestar_snippet_runs_as_written(
+    rsa_key: SigningKey, clock: FakeClock, sign: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its OpenAPI assert holds as written; with a test verifier (a token URL too) in
+    place of the preset's, its route refuses and accepts by scope."""
+    import sys
+    import types
+
+    from m2m_guard import litestar as adapter
+    from tests.integrations._harness_asgi import request
+    from tests.support.keys import ISSUER, PROJECT_ID, jwks_of
+
+    block = python_blocks(section("aiohttp and Litestar"))[1]
+
+    def run() -> dict[str, Any]:
+        module = types.ModuleType("readme_litestar")  # Litestar reads handlers' modules
+        monkeypatch.setitem(sys.modules, module.__name__, module)
+        exec(compile(block, "README.md", "exec"), module.__dict__)  # noqa: S102 - our README
+        return module.__dict__
+
+    run()  # as written, with the Stytch preset (building it does no I/O)
+    verifier = Verifier(
+        issuer=ISSUER, audience=PROJECT_ID, jwks=jwks_of(rsa_key), clock=clock,
+        token_url="https://issuer.example/token",
+    )  # fmt: skip
+    plugin = adapter.M2MGuardPlugin
+    monkeypatch.setattr(adapter, "M2MGuardPlugin", lambda v, **kw: plugin(verifier, **kw))
+    app = run()["app"]
+    assert request(app, "/orders").status_code == 401
+    assert request(app, "/orders", sign("write:orders")).status_code == 403
+    assert request(app, "/orders", sign("read:orders")).json() == {"client_id": CLIENT_ID}

@@ -48,6 +48,7 @@ from ._sansio.claims import M2MClaims
 from ._sansio.errors import M2MGuardError
 from ._sansio.scopes import normalize_scopes
 from ._types import TokenVerifier
+from ._user import MachineClient
 from .wsgi import ENVIRON_KEY
 
 __all__ = ["M2MGuardMiddleware", "M2MUser", "get_claims", "require_scopes"]
@@ -56,13 +57,14 @@ ViewT = TypeVar("ViewT", bound=Callable[..., Any])
 Handler = Callable[[HttpRequest], Any]
 
 
-class M2MUser:
+class M2MUser(MachineClient):
     """A calling machine client as a Django user (not a model: nothing is stored).
 
     ``is_authenticated`` is true; it has no permissions, no staff or
     superuser flag. DRF's ``request.user`` of a verified request.
     """
 
+    __slots__ = ()
     is_active = True
     is_anonymous = False
     is_authenticated = True
@@ -70,17 +72,6 @@ class M2MUser:
     is_superuser = False
     pk = None
     id = None
-
-    def __init__(self, claims: M2MClaims) -> None:
-        self.claims = claims
-
-    @property
-    def client_id(self) -> str:
-        return self.claims.client_id
-
-    @property
-    def scopes(self) -> tuple[str, ...]:
-        return self.claims.scopes
 
     @property
     def username(self) -> str:
@@ -100,9 +91,6 @@ class M2MUser:
 
     def __str__(self) -> str:
         return self.claims.client_id
-
-    def __repr__(self) -> str:  # never the token
-        return f"M2MUser(client_id={self.client_id!r}, scopes={self.scopes!r})"
 
 
 def get_claims(request: HttpRequest) -> M2MClaims | None:

@@ -49,6 +49,7 @@ from ._sansio.claims import M2MClaims
 from ._sansio.errors import ConfigurationError, M2MGuardError
 from ._sansio.scopes import normalize_scopes
 from ._types import Scope, TokenVerifier
+from ._user import MachineClient
 from .asgi import M2MGuardMiddleware, authorization_values
 
 __all__ = ["SCHEME", "M2MGuardPlugin", "M2MRefusal", "M2MUser", "require_scopes"]
@@ -57,24 +58,11 @@ __all__ = ["SCHEME", "M2MGuardPlugin", "M2MRefusal", "M2MUser", "require_scopes"
 SCHEME = "m2m"
 
 
-class M2MUser:
-    """``request.user`` of a verified request: the calling machine client."""
+class M2MUser(MachineClient):
+    """``request.user`` of a verified request: the calling machine client
+    (``client_id``, ``scopes``, ``claims``)."""
 
-    __slots__ = ("claims",)
-
-    def __init__(self, claims: M2MClaims) -> None:
-        self.claims = claims
-
-    @property
-    def client_id(self) -> str:
-        return self.claims.client_id
-
-    @property
-    def scopes(self) -> tuple[str, ...]:
-        return self.claims.scopes
-
-    def __repr__(self) -> str:  # never the token
-        return f"M2MUser(client_id={self.client_id!r}, scopes={self.scopes!r})"
+    __slots__ = ()
 
 
 def _attach(scope: Scope, claims: M2MClaims | None, verifier: TokenVerifier | None) -> None:

@@ -75,12 +75,10 @@ async def _authenticate(
     middleware), reused only when it is this guard's.
     """
     try:
-        claims = None
-        if verified_by is guard.verifier:
-            claims = guard.reuse(request[M2M], verified_by)
-        if claims is None:
-            authorization = request.headers.getall(hdrs.AUTHORIZATION, ())
-            claims = await guard.check_async(authorization, request.path)
+        if verified_by is guard.verifier and guard.reuse(request[M2M], verified_by) is not None:
+            return None  # the middleware's claims, stored already, scopes checked
+        authorization = request.headers.getall(hdrs.AUTHORIZATION, ())
+        claims = await guard.check_async(authorization, request.path)
     except M2MGuardError as exc:
         return _answer(guard.error_response(exc))
     request[M2M] = claims

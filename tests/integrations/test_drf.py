@@ -219,3 +219,23 @@ def test_drf_spectacular_without_a_token_url_documents_a_bearer_jwt(verifier: Ve
     scheme = document["components"]["securitySchemes"]["m2m"]
     assert scheme == {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
     assert {"m2m": []} in document["paths"]["/orders"]["get"]["security"]
+
+
+def test_not_of_an_or_at_object_level_counts_our_refusal_as_not_granted(
+    verifier: Verifier, sign: Any
+) -> None:
+    """~(HasScopes(a) | HasScopes(b)): a token with neither passes, objects included."""
+    permissions = [~(HasScopes("admin:orders") | HasScopes("read:orders"))]
+    app = DjangoApp([path("orders", view_of(permissions))], m2m_guard={"VERIFIER": verifier})
+    with app.active():
+        handler = app.wsgi()
+        assert call(handler, "/orders?object=1", sign("write:orders")).status == 200
+        assert call(handler, "/orders?object=1", sign("read:orders")).status == 403
+
+
+def test_the_schema_scheme_is_a_bearer_jwt_while_settings_configure_no_verifier() -> None:
+    """Schema generation never fails on the settings: the scheme falls back to bearer."""
+    from m2m_guard.drf import _token_url
+
+    with override_settings(M2M_GUARD={"ISSUR": ISSUER}):
+        assert _token_url(M2MAuthentication) is None

@@ -163,11 +163,11 @@ def _asgi_case(key: str, label: str, app: ASGIApp, token: str, loop: Any) -> Cas
     return Case(key, label, lambda: lambda n: loop.run_until_complete(many(n)))
 
 
-def _wsgi_environ(token: str) -> dict[str, Any]:
+def _wsgi_environ(token: str, path: str = "/") -> dict[str, Any]:
     return {
         "REQUEST_METHOD": "GET",
         "SCRIPT_NAME": "",
-        "PATH_INFO": "/",
+        "PATH_INFO": path,
         "QUERY_STRING": "",
         "SERVER_NAME": "bench.local",
         "SERVER_PORT": "80",
@@ -200,8 +200,8 @@ def _wsgi_call(app: Any, environ: dict[str, Any], statuses: list[str] | None = N
             close()
 
 
-def _wsgi_case(key: str, label: str, app: Any, token: str) -> Case:
-    template = _wsgi_environ(token)
+def _wsgi_case(key: str, label: str, app: Any, token: str, path: str = "/") -> Case:
+    template = _wsgi_environ(token, path)
     statuses: list[str] = []
     body = _wsgi_call(app, dict(template), statuses)
     if not statuses[0].startswith("200") or body != HELLO:

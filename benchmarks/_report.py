@@ -33,6 +33,10 @@ REQUEST_PAIRS = (
     ("fastapi_m2m", "fastapi_header"),
     ("flask_wsgi_guarded", "flask_bare"),
     ("flask_extension", "flask_bare"),
+    ("django_scoped", "django_bare"),
+    ("drf_scoped", "drf_open"),
+    ("aiohttp_guarded", "aiohttp_bare"),
+    ("litestar_guarded", "litestar_bare"),
 )
 #: (protected case, its baseline, the largest accepted ratio, what is compared)
 REQUEST_TARGETS = (
@@ -44,6 +48,14 @@ REQUEST_TARGETS = (
      "FastAPI Security(M2MBearer, scopes) <= 1.10x a header-reading Security dependency"),
     ("flask_wsgi_guarded", "flask_bare", 1.10, "WSGI middleware <= 1.10x bare Flask"),
     ("flask_extension", "flask_bare", 1.10, "Flask require_scopes(scope) <= 1.10x bare Flask"),
+    ("django_scoped", "django_bare", 1.10,
+     "Django middleware + require_scopes(scope) <= 1.10x a bare Django view"),
+    ("drf_scoped", "drf_open", 1.10,
+     "DRF M2MAuthentication + HasScopes(scope) <= 1.10x an AllowAny APIView"),
+    ("aiohttp_guarded", "aiohttp_bare", 1.20,
+     "aiohttp m2m_middleware + require_scopes(scope) <= 1.20x bare aiohttp"),
+    ("litestar_guarded", "litestar_bare", 1.20,
+     "Litestar M2MGuardPlugin + require_scopes(scope) <= 1.20x bare Litestar"),
 )  # fmt: skip
 #: Cold verification may cost at most this multiple of the raw RS256 check.
 COLD_LIMIT = 2.0

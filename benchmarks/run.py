@@ -15,6 +15,7 @@ run over 127.0.0.1. ``run()`` is the importable entry point.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import sys
 from collections.abc import Callable, Sequence
@@ -25,7 +26,10 @@ from typing import Any
 if __package__ in (None, ""):  # run as a script: make the ``benchmarks`` package importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks._aiohttp import aiohttp_cases
 from benchmarks._apps import in_process_cases
+from benchmarks._django import django_cases
+from benchmarks._litestar import litestar_cases
 from benchmarks._load import LoadSettings, load_run
 from benchmarks._memory import has_token_cache, memory_per_token
 from benchmarks._output import machine_info, write_chart, write_markdown
@@ -106,15 +110,23 @@ def run(
             verify_cases(world, stytch=settings.stytch) as (verification, notes),
             in_process_cases(verifier, token) as requests,
             policy_cases(world) as policy,
+            django_cases(verifier, token) as django_requests,
         ):
+            loop = asyncio.new_event_loop()
+            frameworks = [
+                *django_requests,
+                *aiohttp_cases(verifier, token, loop),
+                *litestar_cases(verifier, token, loop),
+            ]
             measurements = measure(
-                [*cases, *verification, *requests, *policy],
+                [*cases, *verification, *requests, *policy, *frameworks],
                 repeats=settings.repeats,
                 target_ns=int(settings.batch_ms * 1e6),
                 iterations=settings.iterations,
                 progress=say,
                 clock=CLOCKS[settings.clock],
             )
+            loop.close()
         memory_tokens = world.tokens[: settings.memory_tokens]
         if has_token_cache():
             say(f"measuring memory over {settings.memory_tokens} tokens")

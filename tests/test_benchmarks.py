@@ -37,6 +37,14 @@ ITEMS = {
         for entry in ("verify", "header")
         for kind in ("plain", "principal", "tenants")
     ),
+    "django_bare",
+    "django_scoped",
+    "drf_open",
+    "drf_scoped",
+    "aiohttp_bare",
+    "aiohttp_guarded",
+    "litestar_bare",
+    "litestar_guarded",
 }
 
 
@@ -60,7 +68,7 @@ def test_a_tiny_benchmark_run_reports_every_item_with_positive_numbers() -> None
         assert report.memory.bytes_per_token > 0
     else:
         assert report.memory.bytes_per_token is None
-    assert len(report.targets()) == 8
+    assert len(report.targets()) == 12
     assert all(target.passed is not None for target in report.targets())
     assert "Targets" in format_text(report)
     assert json.loads(json.dumps(report.to_dict()))["measurements"]

@@ -15,6 +15,10 @@ INTEGRATIONS = {
     "m2m_guard.flask": ("flask", "flask"),
     "m2m_guard.fastapi": ("fastapi", "fastapi"),
     "m2m_guard.starlette": ("starlette", "starlette"),
+    "m2m_guard.django": ("django", "django"),
+    "m2m_guard.drf": ("rest_framework", "drf"),
+    "m2m_guard.aiohttp": ("aiohttp", "aiohttp"),
+    "m2m_guard.litestar": ("litestar", "litestar"),
 }
 
 

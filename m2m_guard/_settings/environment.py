@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import difflib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -125,7 +125,11 @@ class MappedSettings:
 
 
 def settings_from_mapping(
-    mapping: Mapping[str, Any], prefix: str, overrides: Mapping[str, Any]
+    mapping: Mapping[str, Any],
+    prefix: str,
+    overrides: Mapping[str, Any],
+    *,
+    also_known: Iterable[str] = (),
 ) -> MappedSettings:
     """``Verifier`` keyword arguments from ``{prefix}NAME`` entries (environment,
     app config), with ``overrides`` applied as ``Verifier.for_stytch`` would.
@@ -133,14 +137,18 @@ def settings_from_mapping(
     Strict: an unknown ``{prefix}*`` name, a setting without its partner and
     contradictory settings are ``ConfigurationError``s naming the variables.
     Build the verifier inside ``MappedSettings.named()`` so that errors of
-    the constructor name the variables too.
+    the constructor name the variables too. ``also_known`` are names an
+    integration reads itself (Django's ``EXCLUDE_PATHS`` …): skipped here, and
+    suggested in the did-you-mean of an unknown name.
     """
     present = {
         key[len(prefix) :]: value
         for key, value in mapping.items()
         if isinstance(key, str) and key.startswith(prefix) and value is not None and value != ""
     }
-    _refuse_unknown(present, prefix)
+    extra = frozenset(also_known)
+    _refuse_unknown(present, prefix, extra)
+    present = {name: value for name, value in present.items() if name not in extra}
     kwargs: dict[str, Any] = {}
     sources: dict[str, str] = {}
     for name, (param, read) in VARIABLES.items():
@@ -188,8 +196,8 @@ def settings_from_mapping(
     return MappedSettings(kwargs, sources)
 
 
-def _refuse_unknown(present: Mapping[str, Any], prefix: str) -> None:
-    known = [*VARIABLES, *_STYTCH, *sorted(ELSEWHERE)]
+def _refuse_unknown(present: Mapping[str, Any], prefix: str, extra: frozenset[str]) -> None:
+    known = [*VARIABLES, *_STYTCH, *sorted(ELSEWHERE), *sorted(extra)]
     for name in sorted(present):
         if name not in known:
             close = difflib.get_close_matches(name, known, n=1, cutoff=0.7)

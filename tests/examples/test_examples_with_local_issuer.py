@@ -25,7 +25,19 @@ def issuer() -> Iterator[tuple[LocalIssuer, str]]:
         yield local, server.base_url
 
 
-@pytest.mark.parametrize("example", ["fastapi_app", "starlette_app", "flask_app"])
+@pytest.mark.parametrize(
+    "example",
+    [
+        "fastapi_app",
+        "starlette_app",
+        "flask_app",
+        "django_app/serve",
+        "django_app/serve_wsgi",
+        "drf_app/serve",
+        "aiohttp_app",
+        "litestar_app",
+    ],
+)
 def test_example_accepts_issuer_tokens_by_scope(
     example: str, issuer: tuple[LocalIssuer, str], tmp_path: Path
 ) -> None:

@@ -20,6 +20,14 @@ HARNESSES = [
     "tests.integrations._harness_asgi:FastAPIDependencyHarness",
     "tests.integrations._harness_wsgi:WSGIMiddlewareHarness",
     "tests.integrations._harness_wsgi:FlaskExtensionHarness",
+    "tests.integrations._harness_django:DjangoMiddlewareHarness",
+    "tests.integrations._harness_django:DjangoDecoratorHarness",
+    "tests.integrations._harness_django:DRFHarness",
+    "tests.integrations._harness_django:DRFBehindMiddlewareHarness",
+    "tests.integrations._harness_aiohttp:AiohttpMiddlewareHarness",
+    "tests.integrations._harness_aiohttp:AiohttpDecoratorHarness",
+    "tests.integrations._harness_litestar:LitestarPluginHarness",
+    "tests.integrations._harness_litestar:LitestarGuardHarness",
 ]
 
 CHALLENGE = 'Bearer realm="api"'

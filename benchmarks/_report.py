@@ -18,6 +18,7 @@ __all__ = [
     "REQUEST_KEYS",
     "REQUEST_PAIRS",
     "REQUEST_TARGETS",
+    "RULES_LIMIT",
     "WARM_FACTOR",
     "Report",
     "Target",
@@ -61,6 +62,8 @@ REQUEST_TARGETS = (
 COLD_LIMIT = 2.0
 #: A warm verification must be at least this many times faster than PyJWT's decode.
 WARM_FACTOR = 100.0
+#: A pure custom check and a route audience may cost at most this on a warm token.
+RULES_LIMIT = 1.2
 REQUEST_KEYS = frozenset(key for pair in REQUEST_PAIRS for key in pair)
 
 
@@ -123,6 +126,12 @@ class Report:
             *(
                 _overhead_target(guarded, goal, self.overhead(guarded, bare), limit - 1)
                 for guarded, bare, limit, goal in REQUEST_TARGETS
+            ),
+            _ratio_target(
+                "rules",
+                f"warm guard, pure check + route audience <= {RULES_LIMIT:.1f}x a plain one",
+                self.us("guard_warm_rules"), self.us("guard_warm_plain"),
+                lambda r: r <= RULES_LIMIT, "{:.2f}x",
             ),
             Target(
                 "<= 2 KiB of memory per cached token",

@@ -36,6 +36,7 @@ from benchmarks._output import machine_info, write_chart, write_markdown
 from benchmarks._policy import policy_cases
 from benchmarks._profile import profile_cold_verify
 from benchmarks._report import Report, format_text
+from benchmarks._rules import rule_cases
 from benchmarks._timing import CLOCKS, measure
 from benchmarks._verify import floor_cases, verify_cases
 from benchmarks._world import open_world
@@ -119,7 +120,7 @@ def run(
                 *litestar_cases(verifier, token, loop),
             ]
             measurements = measure(
-                [*cases, *verification, *requests, *policy, *frameworks],
+                [*cases, *verification, *requests, *policy, *frameworks, *rule_cases(world)],
                 repeats=settings.repeats,
                 target_ns=int(settings.batch_ms * 1e6),
                 iterations=settings.iterations,

@@ -17,6 +17,7 @@ from ._fingerprint import token_fingerprint
 from ._guard import ErrorResponse, Guard, PathMatcher, error_response, set_error_renderer
 from ._multi import MultiIssuerVerifier
 from ._resource import ProtectedResource
+from ._sansio.checks import CheckFailedError, pure_check
 from ._sansio.claims import M2MClaims
 from ._sansio.errors import (
     BadSignatureError,
@@ -41,6 +42,7 @@ from ._sansio.errors import (
 )
 from ._sansio.jwks import JWKSPolicy
 from ._sansio.jws import extract_bearer_token
+from ._sansio.request import RequestContext
 from ._sansio.scope_claims import ScopeClaim
 from ._tenants import MultiTenantVerifier
 from ._types import TokenVerifier
@@ -49,6 +51,7 @@ from ._version import __version__
 
 __all__ = [
     "BadSignatureError",
+    "CheckFailedError",
     "ConfigurationError",
     "DisallowedAlgorithmError",
     "ErrorResponse",
@@ -70,6 +73,7 @@ __all__ = [
     "MultiTenantVerifier",
     "PathMatcher",
     "ProtectedResource",
+    "RequestContext",
     "ScopeClaim",
     "TokenNotYetValidError",
     "TokenTooLargeError",
@@ -81,6 +85,7 @@ __all__ = [
     "__version__",
     "error_response",
     "extract_bearer_token",
+    "pure_check",
     "set_error_renderer",
     "token_fingerprint",
 ]

@@ -13,10 +13,18 @@ verifiers provide:
   (time, key) costs one dictionary lookup and no parsing, and needs no
   coroutine to suspend.
 
+Custom checks (``Verifier(checks=...)``, ``_sansio/checks.py``) and a
+route's rules (``RouteRules``, passed by its ``Guard`` as ``rules=``) run in
+``_granted`` / ``_granted_async``: after the claims, before the scopes, on a
+token-cache hit as on a full verification. The sync ``_hit`` runs sync ones;
+when any of them is ``async`` (``_sync_hits`` false), the async entry points
+take ``_lookup`` and ``_granted_async`` instead, which await them.
+
 Events (``TokenVerified``, ``VerificationFailed``) are emitted by
-``_granted`` and ``_failed`` below and nowhere else, exactly once per call,
-to the hook of the ``IssuerVerifier`` that decided: the one whose token cache
-hit, or the one the token's issuer selects. A refusal no issuer decided (no
+``_granted`` and ``_failed`` (``Admission``, in ``_admission.py``) and
+nowhere else, exactly once per call, to the hook of the ``IssuerVerifier``
+that decided: the one whose token cache hit, or the one the token's issuer
+selects. A refusal no issuer decided (no
 or malformed credentials, and for a combined verifier an unknown issuer or a
 token too malformed to name one) goes to the verifier's own ``_on_event``:
 a ``Verifier``'s hook, a combined verifier's first member's hook. So
@@ -28,14 +36,18 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Sequence
 
+from ._admission import Admission
 from ._closing import Closing
+from ._header import HeaderEntryPoints
+from ._sansio.checks import Check, compile_checks
 from ._sansio.claims import M2MClaims
-from ._sansio.engine import Engine, check_scopes
+from ._sansio.engine import Engine
 from ._sansio.errors import M2MGuardError, MissingTokenError
-from ._sansio.events import EventHook, TokenVerified, VerificationFailed, emit
+from ._sansio.events import EventHook
 from ._sansio.jws import extract_bearer_token
 from ._sansio.policy import ClaimsPolicy
-from ._sansio.scopes import normalize_scopes
+from ._sansio.request import RequestContext
+from ._sansio.rules import RouteRules
 
 __all__ = ["IssuerVerifier", "VerifierBase"]
 
@@ -44,8 +56,10 @@ logger = logging.getLogger("m2m_guard")
 Scopes = tuple[str, ...]
 
 
-class VerifierBase(Closing):
-    """The entry points of every verifier, and its event reporting."""
+class VerifierBase(Admission, HeaderEntryPoints, Closing):
+    """The entry points of every verifier (the ``verify_header`` pair and
+    ``cached_bearer`` are ``HeaderEntryPoints``'); its checks and event
+    reporting are ``Admission``'s."""
 
     __slots__ = ()
 
@@ -55,7 +69,13 @@ class VerifierBase(Closing):
     # -- what the concrete verifiers provide ------------------------------
 
     def _hit(
-        self, header: str, required: Scopes, any_of: Scopes, path: str | None = None
+        self,
+        header: str,
+        required: Scopes,
+        any_of: Scopes,
+        path: str | None = None,
+        request: RequestContext | None = None,
+        rules: RouteRules | None = None,
     ) -> M2MClaims | None:
         """The claims when ``header`` (one ``Authorization`` value) is exactly
         ``"Bearer <token>"`` of a cached, still valid token, scopes checked and
@@ -69,8 +89,18 @@ class VerifierBase(Closing):
         required: Scopes,
         any_of: Scopes,
         path: str | None = None,
+        request: RequestContext | None = None,
+        rules: RouteRules | None = None,
     ) -> M2MClaims | None:
         """Like ``_hit``, for a bare token and an optional age limit."""
+        raise NotImplementedError
+
+    def _lookup(
+        self, key: str, bearer: bool, max_token_age: float | None
+    ) -> tuple[IssuerVerifier, M2MClaims] | None:
+        """The cached claims of ``key`` (a ``Bearer <token>`` value when
+        ``bearer``, else a token) and the verifier that holds them, nothing
+        checked or reported; ``None``: take the full path."""
         raise NotImplementedError
 
     def _issuer_verifier(self, token: str) -> IssuerVerifier:
@@ -82,40 +112,23 @@ class VerifierBase(Closing):
         """Whether usable keys are cached (for readiness probes)."""
         raise NotImplementedError
 
+    @property
+    def needs_request(self) -> bool:
+        """Whether this verifier's rules look at the request (not only at the
+        token): the integrations then pass a ``RequestContext`` as
+        ``request=``; otherwise they build none (the warm path stays a lookup)."""
+        raise NotImplementedError
+
+    @property
+    def accepted(self) -> tuple[frozenset[str], frozenset[str], float | None]:
+        """The issuers, audiences and ``max_token_age`` a route may narrow."""
+        raise NotImplementedError
+
     def warm_up(self, *, strict: bool = False) -> bool:
         raise NotImplementedError
 
     async def warm_up_async(self, *, strict: bool = False) -> bool:
         raise NotImplementedError
-
-    # -- reporting: the only place events are emitted ---------------------
-
-    def _granted(
-        self,
-        claims: M2MClaims,
-        cached: bool,
-        required: Scopes,
-        any_of: Scopes,
-        path: str | None = None,
-    ) -> M2MClaims:
-        """Check the (normalised) scopes of verified claims and report the outcome."""
-        if required or any_of:
-            try:
-                check_scopes(claims, required, any_of)
-            except M2MGuardError as exc:
-                self._failed(exc, path)
-                raise
-        hook = self._on_event
-        if hook is not None:
-            emit(hook, TokenVerified(claims.client_id, claims.issuer, cached, path))
-        return claims
-
-    def _failed(self, exc: M2MGuardError, path: str | None = None) -> None:
-        """Report a refusal (of a token, or of a request without a usable one)."""
-        logger.debug("token refused: %s (%s)", type(exc).__name__, exc.description)
-        hook = self._on_event
-        if hook is not None:
-            emit(hook, VerificationFailed(type(exc).__name__, exc.error, exc.status_code, path))
 
     def _decider(self, token: str, path: str | None = None) -> IssuerVerifier:
         try:
@@ -123,30 +136,6 @@ class VerifierBase(Closing):
         except M2MGuardError as exc:
             self._failed(exc, path)
             raise
-
-    def _header_hit(
-        self, authorization: str | Sequence[str] | None, required: Scopes, any_of: Scopes
-    ) -> M2MClaims | None:
-        """The fast lane's first step for ``verify_header``'s argument."""
-        if isinstance(authorization, str):
-            return self._hit(authorization, required, any_of)
-        if isinstance(authorization, list | tuple) and len(authorization) == 1:
-            return self._hit(authorization[0], required, any_of)
-        return None
-
-    def cached_bearer(
-        self,
-        authorization: Sequence[str],
-        required_scopes: Sequence[str] = (),
-        any_scopes: Sequence[str] = (),
-    ) -> M2MClaims | None:
-        """Only the fast lane's first step: the claims when ``authorization`` is
-        one ``Bearer <token>`` value whose token is cached (scopes checked, the
-        outcome reported), else ``None``. Integrations call
-        ``verify_authorization``, which starts with this step."""
-        if len(authorization) != 1:
-            return None
-        return self._hit(authorization[0], tuple(required_scopes), tuple(any_scopes))
 
     def _token(
         self, authorization: str | Sequence[str] | None, optional: bool, path: str | None = None
@@ -174,8 +163,10 @@ class VerifierBase(Closing):
         required: Scopes,
         any_of: Scopes,
         path: str | None = None,
+        request: RequestContext | None = None,
+        rules: RouteRules | None = None,
     ) -> M2MClaims:
-        claims = self._cached(token, max_token_age, required, any_of, path)
+        claims = self._cached(token, max_token_age, required, any_of, path, request, rules)
         if claims is not None:
             return claims
         decider = self._decider(token, path)
@@ -184,7 +175,7 @@ class VerifierBase(Closing):
         except M2MGuardError as exc:
             decider._failed(exc, path)
             raise
-        return decider._granted(claims, False, required, any_of, path)
+        return decider._granted(claims, False, required, any_of, path, request, rules)
 
     async def _verify_async(
         self,
@@ -193,56 +184,27 @@ class VerifierBase(Closing):
         required: Scopes,
         any_of: Scopes,
         path: str | None = None,
+        request: RequestContext | None = None,
+        rules: RouteRules | None = None,
     ) -> M2MClaims:
-        claims = self._cached(token, max_token_age, required, any_of, path)
-        if claims is not None:
-            return claims
+        if self._sync_hits and (rules is None or not rules.asynchronous):
+            claims = self._cached(token, max_token_age, required, any_of, path, request, rules)
+            if claims is not None:
+                return claims
+        else:
+            found = self._lookup(token, False, max_token_age)
+            if found is not None:
+                holder, claims = found
+                return await holder._granted_async(
+                    claims, True, required, any_of, path, request, rules
+                )
         decider = self._decider(token, path)
         try:
             claims = await decider._fresh_async(token, max_token_age)
         except M2MGuardError as exc:
             decider._failed(exc, path)
             raise
-        return decider._granted(claims, False, required, any_of, path)
-
-    def verify(
-        self,
-        token: str,
-        required_scopes: str | Iterable[str] = (),
-        *,
-        any_scopes: str | Iterable[str] = (),
-        max_token_age: float | None = None,
-    ) -> M2MClaims:
-        """Verify a token and return its claims.
-
-        Args:
-            token: the compact JWT (without ``Bearer``).
-            required_scopes: every one of these must be granted.
-            any_scopes: at least one of these must be granted.
-            max_token_age: overrides the verifier's ``max_token_age``.
-
-        Raises:
-            InvalidTokenError: (401) the token is not acceptable.
-            InsufficientScopeError: (403) a required scope is missing.
-            KeysUnavailableError: (503) no keys to check it with right now.
-        """
-        # No scopes asked (the default, and most calls): no call to normalise them.
-        required = () if required_scopes == () else normalize_scopes(required_scopes)
-        any_of = () if any_scopes == () else normalize_scopes(any_scopes)
-        return self._verify(token, max_token_age, required, any_of)
-
-    async def verify_async(
-        self,
-        token: str,
-        required_scopes: str | Iterable[str] = (),
-        *,
-        any_scopes: str | Iterable[str] = (),
-        max_token_age: float | None = None,
-    ) -> M2MClaims:
-        """Like ``verify``, for async code: key fetches do not block the loop."""
-        required = () if required_scopes == () else normalize_scopes(required_scopes)
-        any_of = () if any_scopes == () else normalize_scopes(any_scopes)
-        return await self._verify_async(token, max_token_age, required, any_of)
+        return await decider._granted_async(claims, False, required, any_of, path, request, rules)
 
     # -- the header entry points ------------------------------------------
 
@@ -254,6 +216,8 @@ class VerifierBase(Closing):
         *,
         optional: bool = False,
         path: str | None = None,
+        request: RequestContext | None = None,
+        rules: RouteRules | None = None,
     ) -> M2MClaims | None:
         """The integrations' entry: verify a request's ``Authorization`` values.
 
@@ -266,19 +230,24 @@ class VerifierBase(Closing):
                 ``None`` (a malformed or invalid one is still refused).
             path: the request path, carried by the events (``TokenVerified``,
                 ``VerificationFailed``) when the integration knows it.
+            request: the request, for rules that look beyond the token
+                (custom checks …); integrations build it only when
+                ``needs_request`` (``None`` otherwise: a check then sees ``None``).
+            rules: a route's narrower rules (its ``Guard`` builds them once).
 
         Raises:
             M2MGuardError: ``MissingTokenError``, ``InvalidRequestError`` and
                 everything ``verify`` raises; render it with ``Guard.error_response``.
         """
         if len(values) == 1:
-            claims = self._hit(values[0], required, any_of, path)
+            claims = self._hit(values[0], required, any_of, path, request, rules)
             if claims is not None:
                 return claims
         token = self._token(values, optional, path)
         if token is None:
             return None
-        return self._verify(token, None, required, any_of, path)
+        max_age = None if rules is None else rules.max_token_age
+        return self._verify(token, max_age, required, any_of, path, request, rules)
 
     async def verify_authorization_async(
         self,
@@ -288,64 +257,37 @@ class VerifierBase(Closing):
         *,
         optional: bool = False,
         path: str | None = None,
+        request: RequestContext | None = None,
+        rules: RouteRules | None = None,
     ) -> M2MClaims | None:
-        """Like ``verify_authorization``, without blocking the loop on key fetches."""
+        """Like ``verify_authorization``, without blocking the loop on key
+        fetches, and awaiting the checks that are ``async``."""
         if len(values) == 1:
-            claims = self._hit(values[0], required, any_of, path)
-            if claims is not None:
-                return claims
+            if self._sync_hits and (rules is None or not rules.asynchronous):
+                claims = self._hit(values[0], required, any_of, path, request, rules)
+                if claims is not None:
+                    return claims
+            else:
+                found = self._lookup(
+                    values[0], True, None if rules is None else rules.max_token_age
+                )
+                if found is not None:
+                    holder, claims = found
+                    return await holder._granted_async(
+                        claims, True, required, any_of, path, request, rules
+                    )
         token = self._token(values, optional, path)
         if token is None:
             return None
-        return await self._verify_async(token, None, required, any_of, path)
-
-    def verify_header(
-        self,
-        authorization: str | Sequence[str] | None,
-        required_scopes: str | Iterable[str] = (),
-        *,
-        any_scopes: str | Iterable[str] = (),
-        max_token_age: float | None = None,
-    ) -> M2MClaims:
-        """Verify the value(s) of an ``Authorization`` header.
-
-        Raises ``MissingTokenError`` (401) without a bearer token and
-        ``InvalidRequestError`` (400) for malformed or repeated credentials,
-        besides everything ``verify`` raises.
-        """
-        required, any_of = normalize_scopes(required_scopes), normalize_scopes(any_scopes)
-        if max_token_age is None:  # the fast lane applies the verifier's own limit only
-            claims = self._header_hit(authorization, required, any_of)
-            if claims is not None:
-                return claims
-        token = self._token(authorization, False)
-        assert token is not None  # not optional: no token raised
-        return self._verify(token, max_token_age, required, any_of)
-
-    async def verify_header_async(
-        self,
-        authorization: str | Sequence[str] | None,
-        required_scopes: str | Iterable[str] = (),
-        *,
-        any_scopes: str | Iterable[str] = (),
-        max_token_age: float | None = None,
-    ) -> M2MClaims:
-        """Like ``verify_header``, for async code."""
-        required, any_of = normalize_scopes(required_scopes), normalize_scopes(any_scopes)
-        if max_token_age is None:  # the fast lane applies the verifier's own limit only
-            claims = self._header_hit(authorization, required, any_of)
-            if claims is not None:
-                return claims
-        token = self._token(authorization, False)
-        assert token is not None  # not optional: no token raised
-        return await self._verify_async(token, max_token_age, required, any_of)
+        max_age = None if rules is None else rules.max_token_age
+        return await self._verify_async(token, max_age, required, any_of, path, request, rules)
 
 
 class IssuerVerifier(VerifierBase):
     """A verifier bound to one issuer's rules and keys (``Verifier``): what
-    ``MultiIssuerVerifier`` combines. It decides about every token it sees."""
+    ``MultiIssuerVerifier`` combines. It decides about every token it sees.
 
-    __slots__ = ()
+    (No ``__slots__``: a ``Verifier`` keeps its checks in its ``__dict__``.)"""
 
     policy: ClaimsPolicy
     _engine: Engine
@@ -359,12 +301,40 @@ class IssuerVerifier(VerifierBase):
         raise NotImplementedError
 
     def _hit(
-        self, header: str, required: Scopes, any_of: Scopes, path: str | None = None
+        self,
+        header: str,
+        required: Scopes,
+        any_of: Scopes,
+        path: str | None = None,
+        request: RequestContext | None = None,
+        rules: RouteRules | None = None,
     ) -> M2MClaims | None:
-        claims = self._engine.cached_bearer(header)
-        if claims is None or (not required and not any_of and self._on_event is None):
-            return claims  # nothing to check, nobody to tell: spare the call
-        return self._granted(claims, True, required, any_of, path)
+        if rules is None:
+            claims = self._engine.cached_bearer(header)
+            if claims is None or (
+                not required and not any_of and self._on_event is None and self._checks is None
+            ):
+                return claims  # nothing to check, nobody to tell: spare the call
+        else:
+            claims = self._engine.cached_bearer(header, rules.max_token_age)
+            if claims is None:
+                return None
+            if not (required or any_of or rules.checks) and (
+                self._on_event is None and self._checks is None
+            ):
+                # Only the route's audience and issuer to hold: accepted inline,
+                # refused (and reported) by RouteRules.check_claims, the authority.
+                audiences, issuers = rules.audiences, rules.issuers
+                if (audiences is not None and audiences.isdisjoint(claims.audience)) or (
+                    issuers is not None and claims.issuer not in issuers
+                ):
+                    try:
+                        rules.check_claims(claims)
+                    except M2MGuardError as exc:
+                        self._failed(exc, path)
+                        raise
+                return claims
+        return self._granted(claims, True, required, any_of, path, request, rules)
 
     def _cached(
         self,
@@ -373,11 +343,49 @@ class IssuerVerifier(VerifierBase):
         required: Scopes,
         any_of: Scopes,
         path: str | None = None,
+        request: RequestContext | None = None,
+        rules: RouteRules | None = None,
     ) -> M2MClaims | None:
         claims = self._engine.cached(token, max_token_age)
-        if claims is None or (not required and not any_of and self._on_event is None):
+        if claims is None or (
+            not required
+            and not any_of
+            and self._on_event is None
+            and self._checks is None
+            and rules is None
+        ):
             return claims
-        return self._granted(claims, True, required, any_of, path)
+        return self._granted(claims, True, required, any_of, path, request, rules)
+
+    def _lookup(
+        self, key: str, bearer: bool, max_token_age: float | None
+    ) -> tuple[IssuerVerifier, M2MClaims] | None:
+        engine = self._engine
+        claims = (
+            engine.cached_bearer(key, max_token_age)
+            if bearer
+            else engine.cached(key, max_token_age)
+        )
+        return None if claims is None else (self, claims)
+
+    def _use_checks(self, checks: Iterable[Check] | None) -> None:
+        """Adopt custom checks (``Verifier(checks=...)``): the pure ones run in
+        the engine before a token is cached, the others on every verification."""
+        compiled = compile_checks(checks)
+        self._engine.pure_checks = () if compiled is None else compiled.pure
+        self._checks = None if compiled is None or not compiled.each else compiled
+        self._sync_hits = compiled is None or not compiled.asynchronous
+
+    @property
+    def needs_request(self) -> bool:
+        """Whether a custom check looks at the request (every check not marked pure)."""
+        return self._checks is not None
+
+    @property
+    def accepted(self) -> tuple[frozenset[str], frozenset[str], float | None]:
+        """The issuers, audiences and ``max_token_age`` a route may narrow."""
+        policy = self.policy
+        return policy.issuers, policy.audiences, policy.max_token_age
 
     def _issuer_verifier(self, token: str) -> IssuerVerifier:
         return self

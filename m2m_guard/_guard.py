@@ -2,8 +2,11 @@
 
 A ``Guard`` holds one route's (or one middleware's) requirements: the
 verifier, required scopes, excluded paths, whether anonymous requests may
-pass, the realm. Adapters hand it the ``Authorization`` header values and
-turn an ``M2MGuardError`` into their framework's response with
+pass, the realm, and the route's narrower rules (``RouteRules``: audience,
+issuer, ``max_token_age``, checks; checked against the verifier's when the
+guard is built, applied on every request, cache hit or not). Adapters hand
+it the ``Authorization`` header values and turn an ``M2MGuardError`` into
+their framework's response with
 ``error_response`` — the same status, headers and JSON body everywhere.
 
 Claims verified earlier in the same request (by a middleware, a blueprint
@@ -17,18 +20,21 @@ mode …) verifies the token again; its token cache keeps that cheap.
 
 from __future__ import annotations
 
-import json
 import logging
-import posixpath
-from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Iterable, Sequence
 from typing import cast
 
 from ._base import VerifierBase
+from ._paths import PathMatcher
 from ._resource import ProtectedResource
+from ._responses import ErrorRenderer, ErrorResponse, error_response, set_error_renderer
+from ._sansio.checks import Check
 from ._sansio.claims import M2MClaims
 from ._sansio.engine import check_scopes
 from ._sansio.errors import ConfigurationError, M2MGuardError
+from ._sansio.location import token_location
+from ._sansio.request import RequestContext
+from ._sansio.rules import RouteRules, route_rules
 from ._sansio.scopes import normalize_scopes
 from ._types import TokenVerifier
 
@@ -44,90 +50,9 @@ __all__ = [
 
 logger = logging.getLogger("m2m_guard")
 
-#: Renders the body of a refusal: ``renderer(exc) -> (content_type, body)``.
-ErrorRenderer = Callable[[M2MGuardError], tuple[str, bytes]]
-
 #: Where an integration records which verifier produced the claims it stored
 #: (next to them: in ``scope["state"]``, in the WSGI environ).
 VERIFIED_BY_KEY = "m2m_guard.verified_by"
-
-
-@dataclass(frozen=True, slots=True)
-class ErrorResponse:
-    """An HTTP error answer; header names are lower case."""
-
-    status: int
-    headers: tuple[tuple[str, str], ...]
-    body: bytes
-
-
-class PathMatcher:
-    """Matches request paths against ``exclude_paths``: one glob semantics
-    for every integration (ASGI, Starlette, FastAPI, WSGI, Flask blueprints).
-
-    - ``"/docs/*"`` matches ``/docs``, ``/docs/`` and every path below
-      ``/docs/``; ``"/*"`` matches every path.
-    - Any other entry (``"/health"``) matches exactly that path: not
-      ``/health/``, not ``/healthz``, not ``/HEALTH``.
-    - A ``*`` anywhere else is a ``ConfigurationError`` (it would read as a
-      glob it is not): ``"/docs*"`` is refused, write ``"/docs/*"``.
-
-    The path matched is the one the framework routes on, already
-    percent-decoded (ASGI ``scope["path"]`` below ``root_path``, WSGI
-    ``PATH_INFO``), so ``/%68ealth`` is ``/health`` to the guard exactly as it
-    is to the router. A path that is not in normal form (a ``.`` or ``..``
-    segment, ``//``, so also a decoded ``%2F..%2F``) never matches: an
-    exclusion never opens ``/health/../admin`` or ``//health``; those
-    requests need a token like any other.
-    """
-
-    __slots__ = ("_exact", "_prefixes", "active")
-
-    def __init__(self, patterns: Iterable[str] = ()) -> None:
-        patterns = [patterns] if isinstance(patterns, str) else list(patterns)
-        exact: set[str] = set()
-        prefixes: list[str] = []
-        for pattern in patterns:
-            if not isinstance(pattern, str) or not pattern.startswith("/"):
-                raise ConfigurationError(f"exclude_paths entries must start with '/': {pattern!r}")
-            if pattern.endswith("/*"):
-                base = pattern[:-2]
-                if "*" in base:
-                    raise ConfigurationError(
-                        f"exclude_paths: only a trailing '/*' is a wildcard: {pattern!r}"
-                    )
-                exact.add(base or "/")
-                prefixes.append(base + "/")
-            elif "*" in pattern:
-                raise ConfigurationError(
-                    f"exclude_paths: only a trailing '/*' is a wildcard "
-                    f"(write {pattern.rstrip('*').rstrip('/') + '/*'!r}): {pattern!r}"
-                )
-            else:
-                exact.add(pattern)
-        self._exact = frozenset(exact)
-        self._prefixes = tuple(prefixes)
-        #: whether any path is excluded (``bool(matcher)``, without a call per request)
-        self.active = bool(self._exact or self._prefixes)
-
-    def __bool__(self) -> bool:
-        return self.active
-
-    def matches(self, path: str) -> bool:
-        """Whether ``path`` (decoded, as routed) is excluded from authentication."""
-        if path in self._exact:
-            return _is_normal(path)
-        return path.startswith(self._prefixes) and _is_normal(path)
-
-
-def _is_normal(path: str) -> bool:
-    trimmed = path.rstrip("/") or "/"
-    return (
-        posixpath.normpath(trimmed) == trimmed
-        and "//" not in path
-        and "\\" not in path
-        and "\x00" not in path
-    )
 
 
 class Guard:
@@ -138,10 +63,13 @@ class Guard:
         "_with_path",
         "any_scopes",
         "exclude",
+        "location",
+        "needs_request",
         "optional",
         "realm",
         "required_scopes",
         "resource",
+        "rules",
         "verifier",
     )
 
@@ -155,6 +83,12 @@ class Guard:
         optional: bool = False,
         realm: str = "api",
         resource_metadata: ProtectedResource | None = None,
+        audience: str | Iterable[str] | None = None,
+        issuer: str | Iterable[str] | None = None,
+        max_token_age: float | None = None,
+        checks: Iterable[Check] | None = None,
+        token_header: str | None = None,
+        token_cookie: str | None = None,
     ) -> None:
         if not isinstance(verifier, TokenVerifier):
             raise ConfigurationError(
@@ -164,7 +98,26 @@ class Guard:
         # The package's verifiers report the request path in their events;
         # another TokenVerifier is called as its protocol says.
         self._with_path = isinstance(verifier, VerifierBase)
-        self._hit = cast(VerifierBase, verifier)._hit if self._with_path else None
+        #: the route's narrower rules (``audience``, ``issuer``,
+        #: ``max_token_age``, ``checks``), or ``None``
+        self.rules = self._rules(audience, issuer, max_token_age, checks)
+        #: where the token is read instead of ``Authorization`` (``None``: there)
+        self.location = token_location(token_header, token_cookie)
+        #: whether adapters must build a ``RequestContext`` for ``check``
+        #: (the verifier's or the route's checks, or the location, look at
+        #: it); read once, here
+        self.needs_request = (
+            getattr(verifier, "needs_request", False) is True
+            or bool(self.rules is not None and self.rules.checks)
+            or self.location is not None
+        )
+        # The fast lane without a coroutine (``cached``), where the sync hit
+        # decides alone: no token location to read first, no async check.
+        self._hit = (
+            cast(VerifierBase, verifier)._hit
+            if self._with_path and self.location is None and self.synchronous
+            else None
+        )
         self.required_scopes = normalize_scopes(required_scopes)
         self.any_scopes = normalize_scopes(any_scopes)
         self.exclude = PathMatcher(exclude_paths)
@@ -175,67 +128,195 @@ class Guard:
         #: RFC 9728 metadata the middleware serves and its challenges point to
         self.resource = resource_metadata
 
+    def _rules(
+        self,
+        audience: str | Iterable[str] | None,
+        issuer: str | Iterable[str] | None,
+        max_token_age: float | None,
+        checks: Iterable[Check] | None,
+    ) -> RouteRules | None:
+        if audience is None and issuer is None and max_token_age is None and checks is None:
+            return None
+        verifier = self.verifier
+        if not isinstance(verifier, VerifierBase):
+            raise ConfigurationError(
+                "a route's audience, issuer, max_token_age and checks need an "
+                "m2m_guard.Verifier (or Verifier.combine(...))"
+            )
+        issuers, audiences, max_age = verifier.accepted
+        return route_rules(
+            audience=audience,
+            issuer=issuer,
+            max_token_age=max_token_age,
+            checks=checks,
+            accepted_audiences=audiences,
+            accepted_issuers=issuers,
+            verifier_max_token_age=max_age,
+        )
+
+    @property
+    def synchronous(self) -> bool:
+        """Whether every check of the verifier and the route is a plain
+        function (a sync integration can run them all)."""
+        verifier = self.verifier
+        if isinstance(verifier, VerifierBase) and not verifier._sync_hits:
+            return False
+        return self.rules is None or not self.rules.asynchronous
+
+    def require_sync(self, where: str) -> None:
+        """Refuse, at construction, async checks on a sync integration (``where``).
+
+        Raises:
+            ConfigurationError: a check of the verifier or the route is ``async``.
+        """
+        if not self.synchronous:
+            raise ConfigurationError(
+                f"{where} runs checks synchronously: an async def check needs an "
+                "ASGI integration (or make the check a plain function)"
+            )
+
     def reuse(self, claims: M2MClaims | None, verified_by: object) -> M2MClaims | None:
         """``claims`` verified earlier in this request, scopes checked, when
         ``verified_by`` (the verifier that produced them) is this guard's own
-        verifier; ``None`` otherwise: then ``check`` the token again.
+        verifier and the guard adds no rules of its own; ``None`` otherwise:
+        then ``check`` the token again (a token-cache hit, its rules re-checked).
 
         Raises:
             InsufficientScopeError: the reused claims lack a required scope.
         """
-        if claims is None or verified_by is not self.verifier:
+        if claims is None or verified_by is not self.verifier or self.rules is not None:
             return None
         check_scopes(claims, self.required_scopes, self.any_scopes)
         return claims
 
-    def cached(self, authorization: Sequence[str], path: str | None = None) -> M2MClaims | None:
+    def cached(
+        self,
+        authorization: Sequence[str],
+        path: str | None = None,
+        request: RequestContext | None = None,
+    ) -> M2MClaims | None:
         """The fast lane's first step, without a coroutine: the claims when
         ``authorization`` is one ``Bearer <token>`` value of a token the
-        verifier accepted before and that still holds (scopes checked, the
-        outcome reported); ``None``: call ``check`` or ``check_async``.
+        verifier accepted before and that still holds (the route's rules and
+        the checks run with ``request``, scopes checked, the outcome
+        reported); ``None``: call ``check`` or ``check_async``.
 
         An async adapter calls this first, so a warm request creates no
         coroutine for its verification.
 
         Raises:
-            InsufficientScopeError: the cached token lacks a required scope.
+            M2MGuardError: a rule, a check or the scopes refuse the cached token.
         """
         hit = self._hit
         if hit is None or len(authorization) != 1:
             return None
-        return hit(authorization[0], self.required_scopes, self.any_scopes, path)
+        return hit(
+            authorization[0], self.required_scopes, self.any_scopes, path, request, self.rules
+        )
 
-    def check(self, authorization: Sequence[str], path: str | None = None) -> M2MClaims | None:
+    def check(
+        self,
+        authorization: Sequence[str],
+        path: str | None = None,
+        request: RequestContext | None = None,
+    ) -> M2MClaims | None:
         """Verify the request's ``Authorization`` values; ``None`` if anonymous.
 
         The verifier's fast lane (``verify_authorization``): a token it
         verified before costs a dictionary lookup, and reports its event,
         which carries ``path`` (the request path) when the adapter knows it.
+        ``request`` is the request's ``RequestContext``: adapters build it
+        only when ``needs_request`` is true.
 
         Raises:
             M2MGuardError: render it with ``error_response``.
         """
-        if path is None or not self._with_path:
-            return self.verifier.verify_authorization(
-                authorization, self.required_scopes, self.any_scopes, optional=self.optional
-            )
+        if self.location is not None:
+            authorization = self._located(authorization, request, path)
+        if not self._with_path:
+            return self._foreign(authorization, request)
         return cast(VerifierBase, self.verifier).verify_authorization(
-            authorization, self.required_scopes, self.any_scopes, optional=self.optional, path=path
+            authorization,
+            self.required_scopes,
+            self.any_scopes,
+            optional=self.optional,
+            path=path,
+            request=request,
+            rules=self.rules,
         )
 
     def check_async(
-        self, authorization: Sequence[str], path: str | None = None
+        self,
+        authorization: Sequence[str],
+        path: str | None = None,
+        request: RequestContext | None = None,
     ) -> Awaitable[M2MClaims | None]:
         """Like ``check``, without blocking the event loop on key fetches: await it.
 
         (The verifier's coroutine itself, so the warm path awaits just one.)
         """
-        if path is None or not self._with_path:
-            return self.verifier.verify_authorization_async(
+        if self.location is not None:
+            try:
+                authorization = self._located(authorization, request, path)
+            except M2MGuardError as exc:
+                return _raising(exc)
+        if not self._with_path:
+            return self._foreign_async(authorization, request)
+        return cast(VerifierBase, self.verifier).verify_authorization_async(
+            authorization,
+            self.required_scopes,
+            self.any_scopes,
+            optional=self.optional,
+            path=path,
+            request=request,
+            rules=self.rules,
+        )
+
+    def _located(
+        self, authorization: Sequence[str], request: RequestContext | None, path: str | None
+    ) -> Sequence[str]:
+        location = self.location
+        assert location is not None
+        try:
+            return location.credentials(authorization, request)
+        except M2MGuardError as exc:
+            if isinstance(self.verifier, VerifierBase):
+                self.verifier._failed(exc, path)  # reported like every refusal
+            raise
+
+    # Another TokenVerifier is called as its protocol says: ``request=`` only
+    # when it declared ``needs_request`` (older verifiers do not take it).
+
+    def _foreign(
+        self, authorization: Sequence[str], request: RequestContext | None
+    ) -> M2MClaims | None:
+        verifier = self.verifier
+        if request is None or not self.needs_request:
+            return verifier.verify_authorization(
                 authorization, self.required_scopes, self.any_scopes, optional=self.optional
             )
-        return cast(VerifierBase, self.verifier).verify_authorization_async(
-            authorization, self.required_scopes, self.any_scopes, optional=self.optional, path=path
+        return verifier.verify_authorization(
+            authorization,
+            self.required_scopes,
+            self.any_scopes,
+            optional=self.optional,
+            request=request,
+        )
+
+    def _foreign_async(
+        self, authorization: Sequence[str], request: RequestContext | None
+    ) -> Awaitable[M2MClaims | None]:
+        verifier = self.verifier
+        if request is None or not self.needs_request:
+            return verifier.verify_authorization_async(
+                authorization, self.required_scopes, self.any_scopes, optional=self.optional
+            )
+        return verifier.verify_authorization_async(
+            authorization,
+            self.required_scopes,
+            self.any_scopes,
+            optional=self.optional,
+            request=request,
         )
 
     def error_response(self, exc: M2MGuardError) -> ErrorResponse:
@@ -260,61 +341,5 @@ class Guard:
         return ErrorResponse(200, headers, b"" if method == "HEAD" else body)
 
 
-_renderer: ErrorRenderer | None = None
-
-
-def set_error_renderer(renderer: ErrorRenderer | None) -> ErrorRenderer | None:
-    """Render every refusal's body with ``renderer(exc) -> (content_type, body)``.
-
-    One setting for the process, used by ``error_response`` and so by every
-    integration (ASGI, Starlette, FastAPI, WSGI, Flask): an API answers in one
-    format (``{"detail": …}``, RFC 9457 ``application/problem+json`` …). Only
-    the body and its ``content-type``/``content-length`` change: the status,
-    ``WWW-Authenticate`` and ``Retry-After`` stay as they are. A renderer that
-    raises or returns something else is logged and the default JSON body is
-    sent (the request is refused either way). ``None`` restores the default.
-
-    Returns:
-        the renderer set before (to restore it).
-    """
-    global _renderer
-    if renderer is not None and not callable(renderer):
-        raise ConfigurationError(
-            "the error renderer must be callable(exc) -> (content_type, bytes)"
-        )
-    previous, _renderer = _renderer, renderer
-    return previous
-
-
-def error_response(
-    exc: M2MGuardError, realm: str = "api", *, resource_metadata: str | None = None
-) -> ErrorResponse:
-    """The RFC 6750 answer for ``exc``: status, headers and a body (JSON, or
-    what the renderer of ``set_error_renderer`` makes)."""
-    content_type, body = "application/json", b""
-    rendered = _render(exc) if _renderer is not None else None
-    if rendered is None:
-        body = json.dumps(exc.to_dict(), separators=(",", ":")).encode()
-    else:
-        content_type, body = rendered
-    headers = [("content-type", content_type), ("content-length", str(len(body)))]
-    headers.extend(exc.response_headers(realm, resource_metadata=resource_metadata).items())
-    return ErrorResponse(exc.status_code, tuple(headers), body)
-
-
-def _render(exc: M2MGuardError) -> tuple[str, bytes] | None:
-    renderer = _renderer
-    assert renderer is not None
-    try:
-        content_type, body = renderer(exc)
-    except Exception:
-        logger.exception("the error renderer raised; the default body is sent")
-        return None
-    if (
-        not isinstance(content_type, str)
-        or not isinstance(body, bytes)
-        or not content_type.isprintable()
-    ):
-        logger.error("the error renderer must return (str, bytes); the default body is sent")
-        return None
-    return content_type, body
+async def _raising(exc: M2MGuardError) -> M2MClaims | None:
+    raise exc

@@ -31,6 +31,8 @@ from ._sansio.errors import (
     MalformedTokenError,
 )
 from ._sansio.jws import parse_token
+from ._sansio.request import RequestContext
+from ._sansio.rules import RouteRules
 
 __all__ = ["MultiIssuerVerifier"]
 
@@ -66,10 +68,16 @@ class MultiIssuerVerifier(VerifierBase):
         return frozenset(self._by_issuer)
 
     def _hit(
-        self, header: str, required: Scopes, any_of: Scopes, path: str | None = None
+        self,
+        header: str,
+        required: Scopes,
+        any_of: Scopes,
+        path: str | None = None,
+        request: RequestContext | None = None,
+        rules: RouteRules | None = None,
     ) -> M2MClaims | None:
         for verifier in self.verifiers:
-            claims = verifier._hit(header, required, any_of, path)
+            claims = verifier._hit(header, required, any_of, path, request, rules)
             if claims is not None:
                 return claims
         return None
@@ -81,12 +89,40 @@ class MultiIssuerVerifier(VerifierBase):
         required: Scopes,
         any_of: Scopes,
         path: str | None = None,
+        request: RequestContext | None = None,
+        rules: RouteRules | None = None,
     ) -> M2MClaims | None:
         for verifier in self.verifiers:
-            claims = verifier._cached(token, max_token_age, required, any_of, path)
+            claims = verifier._cached(token, max_token_age, required, any_of, path, request, rules)
             if claims is not None:
                 return claims
         return None
+
+    def _lookup(
+        self, key: str, bearer: bool, max_token_age: float | None
+    ) -> tuple[IssuerVerifier, M2MClaims] | None:
+        for verifier in self.verifiers:
+            found = verifier._lookup(key, bearer, max_token_age)
+            if found is not None:
+                return found
+        return None
+
+    @property
+    def _sync_hits(self) -> bool:  # type: ignore[override]
+        return all(v._sync_hits for v in self.verifiers)
+
+    @property
+    def accepted(self) -> tuple[frozenset[str], frozenset[str], float | None]:
+        """Every member's issuers and audiences, and the smallest ``max_token_age``
+        of those that have one: what a route may narrow. (A route's age limit
+        replaces a member's, so it may not exceed any member's own.)"""
+        ages = [v.policy.max_token_age for v in self.verifiers]
+        limits = [age for age in ages if age is not None]
+        return (
+            frozenset().union(*(v.policy.issuers for v in self.verifiers)),
+            frozenset().union(*(v.policy.audiences for v in self.verifiers)),
+            min(limits) if limits else None,
+        )
 
     def _issuer_verifier(self, token: str) -> IssuerVerifier:
         """The verifier of the token's (unverified) issuer, and audience where
@@ -119,6 +155,11 @@ class MultiIssuerVerifier(VerifierBase):
     def ready(self) -> bool:
         """Whether every issuer has usable keys cached."""
         return all(v.ready for v in self.verifiers)
+
+    @property
+    def needs_request(self) -> bool:
+        """Whether any member's rules look at the request."""
+        return any(v.needs_request for v in self.verifiers)
 
     def warm_up(self, *, strict: bool = False) -> bool:
         """Fetch every issuer's keys now. Whether all are ready; never raises,

@@ -8,17 +8,20 @@ without one (single dictionary lookups). The oldest tenant is dropped past
 
 from __future__ import annotations
 
+import inspect
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from ._base import IssuerVerifier
 from ._drivers import AsyncDriver, SyncDriver
+from ._sansio.checks import Check
 from ._sansio.claims import M2MClaims
 from ._sansio.engine import Engine
+from ._sansio.errors import KeysUnavailableError
 from ._sansio.events import EventHook
 from ._sansio.flow import run_async, run_sync
 from ._sansio.jwks import JWKSCache, JWKSPolicy
@@ -71,6 +74,8 @@ class TenantSettings:
     clock: Callable[[], float]
     on_event: EventHook | None
     max_token_size: int
+    #: every tenant's custom checks (``Verifier(checks=...)``), or ``None``
+    checks: tuple[Check, ...] | None = None
 
     def policy(self, tenant: str) -> ClaimsPolicy:
         """``tenant``'s claim rules: its issuer(s), and its tenant claim's value."""
@@ -141,6 +146,7 @@ class TenantRegistry:
             engine = Engine(policy, cache, clock=s.clock, max_token_size=s.max_token_size)
             engine.tokens = self.tokens  # one token cache for every tenant
             made = TenantVerifier(policy, engine, self.drivers, s.on_event)
+            made._use_checks(s.checks)
             self.caches[url] = (cache, self.caches[url][1] + 1)
             self.tenants[tenant] = made
             for issuer in policy.issuers:
@@ -172,3 +178,37 @@ class TenantRegistry:
             self._refused.move_to_end(tenant)
             while len(self._refused) > self.max_tenants:
                 self._refused.popitem(last=False)
+
+
+# Asking a resolver (sync or async) whether a tenant is admitted.
+def is_async_resolver(resolver: Any) -> bool:
+    return inspect.iscoroutinefunction(resolver) or inspect.iscoroutinefunction(
+        getattr(resolver, "__call__", None)  # noqa: B004 - an object with an async __call__
+    )
+
+
+def ask_resolver(resolver: Callable[[str], Any], tenant: str) -> Any:
+    try:
+        return resolver(tenant)
+    except Exception as exc:
+        raise resolver_failed(tenant) from exc
+
+
+async def await_resolver(answer: Awaitable[Any], tenant: str) -> Any:
+    try:
+        return await answer
+    except Exception as exc:
+        raise resolver_failed(tenant) from exc
+
+
+def resolver_failed(tenant: str) -> KeysUnavailableError:
+    # "Cannot tell now" is no refusal of the token (401 would be a lie): 503,
+    # and nothing is remembered, so the next request asks again.
+    logger.exception("the tenant resolver failed for tenant %s", tenant)
+    return KeysUnavailableError("The token's tenant cannot be checked right now.")
+
+
+def discard_answer(answer: object) -> None:
+    close = getattr(answer, "close", None)
+    if callable(close):
+        close()

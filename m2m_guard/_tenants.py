@@ -27,27 +27,36 @@ from __future__ import annotations
 import inspect
 import logging
 import time
-from collections.abc import Awaitable, Callable, Collection, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Union
 
 from ._base import IssuerVerifier, Scopes, VerifierBase
 from ._drivers import AsyncDriver, SyncDriver
+from ._sansio.checks import Check, as_checks, compile_checks
 from ._sansio.claims import M2MClaims
 from ._sansio.errors import (
     ConfigurationError,
     InvalidIssuerError,
-    KeysUnavailableError,
     M2MGuardError,
     MalformedTokenError,
 )
 from ._sansio.events import EventHook
 from ._sansio.jwks import JWKSCache, JWKSPolicy
 from ._sansio.jws import parse_token
+from ._sansio.request import RequestContext
+from ._sansio.rules import RouteRules
 from ._sansio.tenants import IssuerPattern, check_tenant, placeholder_of, tenant_of
-from ._sansio.token_cache import Entry, TokenCache
+from ._sansio.token_cache import TokenCache
 from ._settings.checks import valid_url
 from ._settings.conversions import engine_limits, token_url_of
-from ._tenant_registry import TenantRegistry, TenantSettings
+from ._tenant_registry import (
+    TenantRegistry,
+    TenantSettings,
+    ask_resolver,
+    await_resolver,
+    discard_answer,
+    is_async_resolver,
+)
 from ._warm_up import ready_or_raise, warm_up, warm_up_async
 
 if TYPE_CHECKING:
@@ -102,6 +111,7 @@ class MultiTenantVerifier(VerifierBase):
         max_token_size: int = 8192,
         token_cache_size: int = 4096,
         token_url: str | None = None,
+        checks: Iterable[Check] | None = None,
         **settings: Any,
     ) -> None:
         templates = [issuer] if isinstance(issuer, str) else list(issuer)
@@ -123,7 +133,10 @@ class MultiTenantVerifier(VerifierBase):
                 "claim_values", f"may not set the tenant claim {tenant_claim!r}"
             )
         self.tenant_claim = tenant_claim
-        self._resolver_is_async = callable(tenants) and _is_async(tenants)
+        # Every tenant's verifier runs the same checks (compiled here: errors now).
+        self._compiled_checks = compile_checks(checks)
+        self._sync_hits = self._compiled_checks is None or not self._compiled_checks.asynchronous
+        self._resolver_is_async = callable(tenants) and is_async_resolver(tenants)
         self._allowed = None if callable(tenants) else self._admit_set(tenants)
         self._resolver = tenants if callable(tenants) else None
         self._on_event = on_event
@@ -140,6 +153,7 @@ class MultiTenantVerifier(VerifierBase):
             clock,
             on_event,
             self._max_token_size,
+            as_checks(checks),
         )
         # Every setting is checked now, not on the first token.
         self._principal = tenant_settings.policy("tenant").principal
@@ -184,9 +198,9 @@ class MultiTenantVerifier(VerifierBase):
                 "an async tenant resolver needs the async entry points (verify_async …)"
             )
         assert self._resolver is not None
-        answer = _ask(self._resolver, tenant)
+        answer = ask_resolver(self._resolver, tenant)
         if inspect.isawaitable(answer):
-            _discard(answer)
+            discard_answer(answer)
             raise ConfigurationError(
                 "the tenant resolver answered an awaitable: use the async entry points"
             )
@@ -207,19 +221,29 @@ class MultiTenantVerifier(VerifierBase):
             return known
         if self._registry.refused_lately(tenant):
             raise _unknown_tenant()
-        answer = _ask(self._resolver, tenant)
+        answer = ask_resolver(self._resolver, tenant)
         if inspect.isawaitable(answer):
-            answer = await _await(answer, tenant)
+            answer = await await_resolver(answer, tenant)
         return self._admitted(tenant, answer)
 
     # -- the entry points -------------------------------------------------------
 
     def _hit(
-        self, header: str, required: Scopes, any_of: Scopes, path: str | None = None
+        self,
+        header: str,
+        required: Scopes,
+        any_of: Scopes,
+        path: str | None = None,
+        request: RequestContext | None = None,
+        rules: RouteRules | None = None,
     ) -> M2MClaims | None:
-        tokens = self._registry.tokens
-        entry = None if tokens is None else tokens.get_bearer(header)
-        return None if entry is None else self._entry_hit(entry, None, required, any_of, path)
+        found = self._lookup(header, True, None if rules is None else rules.max_token_age)
+        if found is None:
+            return None
+        tenant, claims = found
+        if not (required or any_of or rules) and self._on_event is None and tenant._checks is None:
+            return claims  # nothing to check, nobody to tell
+        return tenant._granted(claims, True, required, any_of, path, request, rules)
 
     def _cached(
         self,
@@ -228,32 +252,35 @@ class MultiTenantVerifier(VerifierBase):
         required: Scopes,
         any_of: Scopes,
         path: str | None = None,
+        request: RequestContext | None = None,
+        rules: RouteRules | None = None,
     ) -> M2MClaims | None:
-        tokens = self._registry.tokens
-        if tokens is None or type(token) is not str:
+        if type(token) is not str:
             return None
-        entry = tokens.get(token)
-        return (
-            None if entry is None else self._entry_hit(entry, max_token_age, required, any_of, path)
-        )
+        found = self._lookup(token, False, max_token_age)
+        if found is None:
+            return None
+        tenant, claims = found
+        if not (required or any_of or rules) and self._on_event is None and tenant._checks is None:
+            return claims
+        return tenant._granted(claims, True, required, any_of, path, request, rules)
 
-    def _entry_hit(
-        self,
-        entry: Entry,
-        max_token_age: float | None,
-        required: Scopes,
-        any_of: Scopes,
-        path: str | None,
-    ) -> M2MClaims | None:
-        """A cached token's claims through its tenant's checks (time, key, scopes)."""
+    def _lookup(
+        self, key: str, bearer: bool, max_token_age: float | None
+    ) -> tuple[IssuerVerifier, M2MClaims] | None:
+        """A cached token's tenant and claims through its tenant's time and key checks."""
+        tokens = self._registry.tokens
+        if tokens is None:
+            return None
+        entry = tokens.get_bearer(key) if bearer else tokens.get(key)
+        if entry is None:
+            return None
         tenant = self._registry.by_issuer.get(entry.claims.issuer)
         if tenant is None:  # its tenant was dropped since: verify afresh
-            self._registry.tokens.discard(entry)  # type: ignore[union-attr]
+            tokens.discard(entry)
             return None
         claims = tenant._engine._hit(entry, max_token_age)
-        if claims is None or (not required and not any_of and self._on_event is None):
-            return claims
-        return tenant._granted(claims, True, required, any_of, path)
+        return None if claims is None else (tenant, claims)
 
     async def _verify_async(
         self,
@@ -262,11 +289,17 @@ class MultiTenantVerifier(VerifierBase):
         required: Scopes,
         any_of: Scopes,
         path: str | None = None,
+        request: RequestContext | None = None,
+        rules: RouteRules | None = None,
     ) -> M2MClaims:
         # As VerifierBase's, with a tenant chosen by a resolver that may await.
-        claims = self._cached(token, max_token_age, required, any_of, path)
-        if claims is not None:
-            return claims
+        if type(token) is str:
+            found = self._lookup(token, False, max_token_age)
+            if found is not None:
+                holder, claims = found
+                return await holder._granted_async(
+                    claims, True, required, any_of, path, request, rules
+                )
         try:
             decider = await self._issuer_verifier_async(token)
         except M2MGuardError as exc:
@@ -277,7 +310,20 @@ class MultiTenantVerifier(VerifierBase):
         except M2MGuardError as exc:
             decider._failed(exc, path)
             raise
-        return decider._granted(claims, False, required, any_of, path)
+        return await decider._granted_async(claims, False, required, any_of, path, request, rules)
+
+    @property
+    def accepted(self) -> tuple[frozenset[str], frozenset[str], float | None]:
+        """What a route may narrow: the audiences and ``max_token_age`` (a
+        route cannot name issuers here: they are patterns, one per tenant)."""
+        policy = self._registry.settings.policy("tenant")
+        return frozenset(), policy.audiences, policy.max_token_age
+
+    @property
+    def needs_request(self) -> bool:
+        """Whether a custom check looks at the request (every check not marked pure)."""
+        compiled = self._compiled_checks
+        return compiled is not None and bool(compiled.each)
 
     # -- keys and resources ----------------------------------------------------
 
@@ -335,36 +381,3 @@ class MultiTenantVerifier(VerifierBase):
 
 def _unknown_tenant() -> InvalidIssuerError:
     return InvalidIssuerError("The token's issuer is not an accepted tenant.")
-
-
-def _is_async(resolver: Any) -> bool:
-    return inspect.iscoroutinefunction(resolver) or inspect.iscoroutinefunction(
-        getattr(resolver, "__call__", None)  # noqa: B004 - an object with an async __call__
-    )
-
-
-def _ask(resolver: Callable[[str], Any], tenant: str) -> Any:
-    try:
-        return resolver(tenant)
-    except Exception as exc:
-        raise _resolver_failed(tenant) from exc
-
-
-async def _await(answer: Awaitable[Any], tenant: str) -> Any:
-    try:
-        return await answer
-    except Exception as exc:
-        raise _resolver_failed(tenant) from exc
-
-
-def _resolver_failed(tenant: str) -> KeysUnavailableError:
-    # "Cannot tell now" is no refusal of the token (401 would be a lie): 503,
-    # and nothing is remembered, so the next request asks again.
-    logger.exception("the tenant resolver failed for tenant %s", tenant)
-    return KeysUnavailableError("The token's tenant cannot be checked right now.")
-
-
-def _discard(answer: object) -> None:
-    close = getattr(answer, "close", None)
-    if callable(close):
-        close()

@@ -4,7 +4,12 @@
 need from a verifier; ``Verifier`` and ``MultiIssuerVerifier`` implement it
 through ``VerifierBase``. Integrations go through ``verify_authorization``
 (and its async twin) only: the request's ``Authorization`` values and
-normalised scopes in, claims out, the token-cache hit first.
+normalised scopes in, claims out, the token-cache hit first. A verifier
+whose rules look beyond the header (custom checks, proof-of-possession)
+says so with a ``needs_request`` attribute that is true; the integrations
+then build a ``RequestContext`` and pass it as ``request=`` (a verifier
+without that attribute is never handed one, so third-party verifiers written
+against the older protocol keep working).
 ``EventHook`` receives ``m2m_guard.events``. The ASGI aliases are the ones
 the ASGI specification describes.
 """
@@ -16,6 +21,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from ._sansio.claims import M2MClaims
 from ._sansio.events import EventHook
+from ._sansio.request import RequestContext
 
 __all__ = ["ASGIApp", "EventHook", "Message", "Receive", "Scope", "Send", "TokenVerifier"]
 
@@ -56,6 +62,7 @@ class TokenVerifier(Protocol):
         any_of: tuple[str, ...] = (),
         *,
         optional: bool = False,
+        request: RequestContext | None = None,
     ) -> M2MClaims | None: ...
 
     async def verify_authorization_async(
@@ -65,6 +72,7 @@ class TokenVerifier(Protocol):
         any_of: tuple[str, ...] = (),
         *,
         optional: bool = False,
+        request: RequestContext | None = None,
     ) -> M2MClaims | None: ...
 
     def warm_up(self, *, strict: bool = False) -> bool: ...

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ._base import IssuerVerifier
 from ._drivers import AsyncDriver, SyncDriver
 from ._multi import MultiIssuerVerifier
+from ._sansio.checks import Check
 from ._sansio.claims import M2MClaims
 from ._sansio.engine import Engine
 from ._sansio.flow import run_async, run_sync
@@ -90,6 +91,9 @@ class Verifier(IssuerVerifier, IssuerPresets):
         on_event: called with every ``m2m_guard.events`` event (JWKS
             fetches, stale keys served, tokens verified or refused), for
             metrics; it must be quick, and it may not raise (errors are logged).
+        checks: custom checks ``check(claims, request)``, run after the
+            claims and before the scopes; each returns ``None`` or raises an
+            ``M2MGuardError`` (README, "Custom checks and per-route rules").
     """
 
     def __init__(
@@ -123,6 +127,7 @@ class Verifier(IssuerVerifier, IssuerPresets):
         async_http_client: AsyncClient | None = None,
         clock: Callable[[], float] = time.time,
         on_event: EventHook | None = None,
+        checks: Iterable[Check] = (),
     ) -> None:
         self.policy = claims_policy(
             issuer=issuer,
@@ -164,6 +169,7 @@ class Verifier(IssuerVerifier, IssuerPresets):
         self._on_event = on_event
         self._sync = SyncDriver(http_client)
         self._async = AsyncDriver(async_http_client)
+        self._use_checks(checks)
 
     @staticmethod
     def combine(*verifiers: Verifier) -> MultiIssuerVerifier:

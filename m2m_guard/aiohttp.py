@@ -36,6 +36,7 @@ except ImportError as _error:
 from ._guard import VERIFIED_BY_KEY, ErrorResponse, Guard
 from ._sansio.claims import M2MClaims
 from ._sansio.errors import ConfigurationError, M2MGuardError
+from ._sansio.request import RequestContext
 from ._sansio.scopes import normalize_scopes
 from ._types import TokenVerifier
 
@@ -66,6 +67,24 @@ def _answer(reply: ErrorResponse) -> web.Response:
     return web.Response(body=reply.body, status=reply.status, headers=headers)
 
 
+def _context(request: web.Request) -> RequestContext:
+    """The ``RequestContext`` of an aiohttp request (for checks that look at it)."""
+    raw_path, _, query = request.raw_path.partition("?")
+    headers = tuple(
+        (name.decode("latin-1").lower(), value.decode("latin-1"))
+        for name, value in request.raw_headers
+    )
+    return RequestContext(
+        method=request.method.upper(),
+        scheme=request.scheme,
+        host=request.host,
+        path=request.path,
+        raw_path=raw_path,
+        query=query,
+        headers=headers,
+    )
+
+
 async def _authenticate(
     guard: Guard, request: web.Request, verified_by: object = None
 ) -> web.Response | None:
@@ -78,7 +97,8 @@ async def _authenticate(
         if verified_by is guard.verifier and guard.reuse(request[M2M], verified_by) is not None:
             return None  # the middleware's claims, stored already, scopes checked
         authorization = request.headers.getall(hdrs.AUTHORIZATION, ())
-        claims = await guard.check_async(authorization, request.path)
+        context = _context(request) if guard.needs_request else None
+        claims = await guard.check_async(authorization, request.path, context)
     except M2MGuardError as exc:
         return _answer(guard.error_response(exc))
     request[M2M] = claims

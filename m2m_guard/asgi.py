@@ -30,8 +30,10 @@ from collections.abc import Callable, Iterable
 from ._asgi_state import VERIFIER_KEY, attach_state, get_claims
 from ._guard import ErrorResponse, Guard, error_response
 from ._resource import ProtectedResource
+from ._sansio.checks import Check
 from ._sansio.claims import M2MClaims
 from ._sansio.errors import M2MGuardError
+from ._sansio.request import RequestContext
 from ._types import ASGIApp, Receive, Scope, Send, TokenVerifier
 
 __all__ = ["DOCS_URLS", "M2MGuardMiddleware", "docs_paths", "get_claims", "send_error"]
@@ -64,6 +66,14 @@ class M2MGuardMiddleware:
             instead; behind ``app.add_middleware`` / ``Middleware(...)`` the
             middleware only sees the inner stack, so the defaults hold: add
             custom documentation URLs to ``exclude_paths``.
+        audience, issuer: accept only these (a subset of the verifier's:
+            anything else is a ``ConfigurationError`` here).
+        max_token_age: refuse tokens older than this (at most the verifier's).
+        checks: custom checks ``check(claims, request)`` for these requests
+            (README, "Custom checks and per-route rules").
+        token_header / token_cookie: read the token from this header (the
+            bare token or ``Bearer <token>``) or this cookie instead of
+            ``Authorization`` (one place only; never the query string).
     """
 
     def __init__(
@@ -78,6 +88,12 @@ class M2MGuardMiddleware:
         realm: str = "api",
         resource_metadata: ProtectedResource | None = None,
         exclude_docs: bool = False,
+        audience: str | Iterable[str] | None = None,
+        issuer: str | Iterable[str] | None = None,
+        max_token_age: float | None = None,
+        checks: Iterable[Check] | None = None,
+        token_header: str | None = None,
+        token_cookie: str | None = None,
     ) -> None:
         self.app = app
         if exclude_docs:
@@ -90,6 +106,12 @@ class M2MGuardMiddleware:
             optional=optional,
             realm=realm,
             resource_metadata=resource_metadata,
+            audience=audience,
+            issuer=issuer,
+            max_token_age=max_token_age,
+            checks=checks,
+            token_header=token_header,
+            token_cookie=token_cookie,
         )
         self._attach = _claims_attacher()
 
@@ -112,11 +134,13 @@ class M2MGuardMiddleware:
             return
         values = authorization_values(scope)
         path = scope.get("path")
+        # A RequestContext only for rules that look at the request.
+        request = RequestContext.from_asgi(scope) if guard.needs_request else None
         try:
             # A token verified before needs no coroutine; any other takes the full path.
-            claims = guard.cached(values, path)
+            claims = guard.cached(values, path, request)
             if claims is None:
-                claims = await guard.check_async(values, path)
+                claims = await guard.check_async(values, path, request)
         except M2MGuardError as exc:
             await send_error(scope, send, exc, answer=guard.error_response(exc))
             return

@@ -46,6 +46,7 @@ from ._django_config import configured, startup
 from ._guard import VERIFIED_BY_KEY, ErrorResponse, Guard
 from ._sansio.claims import M2MClaims
 from ._sansio.errors import M2MGuardError
+from ._sansio.request import RequestContext
 from ._sansio.scopes import normalize_scopes
 from ._types import TokenVerifier
 from ._user import MachineClient
@@ -121,6 +122,11 @@ def _authorization(request: HttpRequest) -> tuple[str, ...]:
     return () if value is None else (value,)
 
 
+def _context(guard: Guard, request: HttpRequest) -> RequestContext | None:
+    # Django's META is a WSGI environ under ASGI too (ASGIRequest builds one)
+    return RequestContext.from_wsgi(request.META) if guard.needs_request else None
+
+
 def verify(guard: Guard, request: HttpRequest) -> M2MClaims | None:
     """The claims of ``request`` (``None`` if anonymous), kept on it as ``request.m2m``.
 
@@ -129,7 +135,7 @@ def verify(guard: Guard, request: HttpRequest) -> M2MClaims | None:
     """
     claims = _earlier(guard, request)
     if claims is None:
-        claims = guard.check(_authorization(request), request.path_info)
+        claims = guard.check(_authorization(request), request.path_info, _context(guard, request))
     _keep(guard, request, claims)
     return claims
 
@@ -138,7 +144,9 @@ async def verify_async(guard: Guard, request: HttpRequest) -> M2MClaims | None:
     """``verify`` without blocking the event loop on a key fetch."""
     claims = _earlier(guard, request)
     if claims is None:
-        claims = await guard.check_async(_authorization(request), request.path_info)
+        claims = await guard.check_async(
+            _authorization(request), request.path_info, _context(guard, request)
+        )
     _keep(guard, request, claims)
     return claims
 

@@ -46,18 +46,18 @@ into a 500), only the body has FastAPI's shape; a ``RuntimeWarning`` says so.
 
 # No "from __future__ import annotations": FastAPI reads the annotations of
 # M2MBearer.__call__ at runtime, and older versions cannot resolve strings there.
-import copy
 import warnings
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Generic, TypeVar
 
 from ._extras import missing_extra
 
 try:
     import fastapi  # noqa: F401 - first, so that a missing extra is named plainly
+    from fastapi.openapi.models import APIKey as APIKeyModel
+    from fastapi.openapi.models import APIKeyIn, OAuthFlowClientCredentials, OAuthFlows
     from fastapi.openapi.models import HTTPBearer as HTTPBearerModel
     from fastapi.openapi.models import OAuth2 as OAuth2Model
-    from fastapi.openapi.models import OAuthFlowClientCredentials, OAuthFlows
     from fastapi.openapi.models import SecurityBase as SecurityBaseModel
     from fastapi.security import SecurityScopes
     from fastapi.security.base import SecurityBase
@@ -70,9 +70,12 @@ from starlette.requests import HTTPConnection
 from starlette.responses import Response
 from starlette.websockets import WebSocket
 
+from ._fastapi_openapi import calls, complete
 from ._guard import Guard, error_response
+from ._sansio.checks import Check, as_checks
 from ._sansio.claims import M2MClaims
 from ._sansio.errors import ConfigurationError, M2MGuardError
+from ._sansio.request import RequestContext
 from ._settings.conversions import token_url_of
 from ._starlette_auth import attach_claims
 from ._types import TokenVerifier
@@ -142,6 +145,15 @@ class M2MBearer(SecurityBase):
             adds the scopes the operations use).
         token_url: where clients get tokens, for the OpenAPI
             ``clientCredentials`` flow; default: the verifier's ``token_url``.
+        audience, issuer: accept only these (a subset of the verifier's:
+            anything else is a ``ConfigurationError`` here), for the routes that
+            depend on this ``M2MBearer``.
+        max_token_age: refuse tokens older than this (at most the verifier's).
+        checks: custom checks ``check(claims, request)`` for these requests
+            (README, "Custom checks and per-route rules").
+        token_header / token_cookie: read the token from this header (the
+            bare token or ``Bearer <token>``) or this cookie instead of
+            ``Authorization`` (one place only; never the query string).
     """
 
     def __init__(
@@ -154,8 +166,23 @@ class M2MBearer(SecurityBase):
         description: str | None = None,
         scopes: Mapping[str, str] | None = None,
         token_url: str | None = None,
+        audience: str | Iterable[str] | None = None,
+        issuer: str | Iterable[str] | None = None,
+        max_token_age: float | None = None,
+        checks: Iterable[Check] | None = None,
+        token_header: str | None = None,
+        token_cookie: str | None = None,
     ) -> None:
         self.verifier = verifier
+        self._rules: dict[str, Any] = {
+            "audience": audience,
+            "issuer": issuer,
+            "max_token_age": max_token_age,
+            # Kept as a tuple: every Guard (one per scope set) reads it again.
+            "checks": as_checks(checks),
+            "token_header": token_header,
+            "token_cookie": token_cookie,
+        }
         self.optional = optional
         self.realm = realm
         self.description = description
@@ -174,6 +201,11 @@ class M2MBearer(SecurityBase):
         (so a token endpoint discovered meanwhile is in it); one set by hand wins."""
         if self._model is not None:
             return self._model
+        header, cookie = self._rules["token_header"], self._rules["token_cookie"]
+        if header is not None or cookie is not None:  # an API key in OpenAPI's words
+            where = APIKeyIn.header if header is not None else APIKeyIn.cookie
+            fields: dict[str, Any] = {"in": where, "name": header or cookie}
+            return APIKeyModel(**fields, description=self.description)
         token_url = self.token_url or getattr(self.verifier, "token_url", None)
         if not isinstance(token_url, str) or not token_url:
             return HTTPBearerModel(bearerFormat="JWT", description=self.description)
@@ -188,7 +220,11 @@ class M2MBearer(SecurityBase):
         guard = self._guards.get(scopes)
         if guard is None or guard.verifier is not self.verifier:
             guard = Guard(
-                self.verifier, required_scopes=scopes, optional=self.optional, realm=self.realm
+                self.verifier,
+                required_scopes=scopes,
+                optional=self.optional,
+                realm=self.realm,
+                **self._rules,
             )
             if len(self._guards) >= _MAX_GUARDS:
                 self._guards.clear()  # more scope sets than routes: start over
@@ -204,7 +240,10 @@ class M2MBearer(SecurityBase):
             # starlette.authenticate, spelled out: one coroutine less per request.
             claims = _reuse_verified(scope, guard)
             if claims is None:
-                claims = await guard.check_async(authorization_values(scope), scope.get("path"))
+                request = RequestContext.from_asgi(scope) if guard.needs_request else None
+                claims = await guard.check_async(
+                    authorization_values(scope), scope.get("path"), request
+                )
                 attach_claims(scope, claims, guard.verifier)
             return claims
         except M2MGuardError as exc:
@@ -268,48 +307,13 @@ def _descriptions(scopes: Mapping[str, str] | None) -> dict[str, str]:
     return dict(scopes)
 
 
-# -- the OpenAPI document ----------------------------------------------------------
-
-_ERROR_SCHEMA_NAME = "M2MGuardError"
-_ERROR_SCHEMA = {
-    "title": _ERROR_SCHEMA_NAME,
-    "description": "An RFC 6750 error (the same body in every m2m_guard integration).",
-    "type": "object",
-    "properties": {
-        "error": {"type": "string", "title": "Error", "examples": ["invalid_token"]},
-        "error_description": {"type": "string", "title": "Error Description"},
-    },
-    "required": ["error", "error_description"],
-}
-_CHALLENGE = {
-    "description": 'The RFC 6750 challenge, e.g. Bearer realm="api", error="invalid_token"',
-    "schema": {"type": "string"},
-}
-_RETRY_AFTER = {"description": "Seconds to wait before retrying.", "schema": {"type": "integer"}}
-_ANSWERS: dict[str, tuple[str, dict[str, Any]]] = {
-    "401": (
-        "No valid access token: missing, malformed, expired or not signed by the issuer.",
-        {"WWW-Authenticate": _CHALLENGE},
-    ),
-    "403": (
-        "The access token lacks a required scope (insufficient_scope).",
-        {"WWW-Authenticate": _CHALLENGE},
-    ),
-    "503": (
-        "The issuer's keys are unavailable right now; retry later.",
-        {"Retry-After": _RETRY_AFTER},
-    ),
-}
-_METHODS = frozenset(("get", "put", "post", "delete", "options", "head", "patch", "trace"))
-
-
 def _completing(app: Any, generate: Callable[[], dict[str, Any]]) -> Callable[[], dict[str, Any]]:
     done: list[dict[str, Any]] = []  # the document completed last (FastAPI keeps it)
 
     def openapi() -> dict[str, Any]:
         document = generate()
         if not done or done[0] is not document:
-            _complete(document, _bearers(app))
+            complete(document, _bearers(app))
             done[:] = [document]
         return document
 
@@ -323,54 +327,7 @@ def _bearers(app: Any) -> dict[str, M2MBearer]:
     for route in getattr(app, "routes", ()):
         dependant = getattr(route, "dependant", None)
         if dependant is not None:
-            for call in _calls(dependant):
+            for call in calls(dependant):
                 if isinstance(call, M2MBearer):
                     found.setdefault(call.scheme_name, call)
     return found
-
-
-def _calls(dependant: Any) -> Iterator[object]:
-    stack = [dependant]
-    while stack:
-        current = stack.pop()
-        yield current.call
-        stack.extend(current.dependencies)
-
-
-def _complete(document: dict[str, Any], bearers: Mapping[str, M2MBearer]) -> None:
-    """Complete ``document`` in place for the ``M2MBearer`` schemes named ``bearers``:
-    the flows' scopes, and the 401/403/503 answers of the operations they protect."""
-    schemes = document.get("components", {}).get("securitySchemes", {})
-    used: dict[str, dict[str, None]] = {name: {} for name in bearers if name in schemes}
-    protected = False
-    for item in document.get("paths", {}).values():
-        for method, operation in item.items():
-            if method not in _METHODS or not isinstance(operation, dict):
-                continue
-            mine = False
-            for requirement in operation.get("security") or ():
-                for name, scopes in requirement.items():
-                    if name in used:
-                        mine = True
-                        used[name].update(dict.fromkeys(scopes))
-            if mine:
-                protected = True
-                _add_answers(operation.setdefault("responses", {}))
-    for name, scopes in used.items():
-        flow = schemes[name].get("flows", {}).get("clientCredentials")
-        if flow is not None:
-            flow["scopes"] = {**{scope: scope for scope in scopes}, **flow.get("scopes", {})}
-    if protected:
-        components = document.setdefault("components", {})
-        schemas = components.setdefault("schemas", {})
-        schemas.setdefault(_ERROR_SCHEMA_NAME, copy.deepcopy(_ERROR_SCHEMA))
-
-
-def _add_answers(responses: dict[str, Any]) -> None:
-    content = {
-        "application/json": {"schema": {"$ref": f"#/components/schemas/{_ERROR_SCHEMA_NAME}"}}
-    }
-    for status, (description, headers) in _ANSWERS.items():
-        if status not in responses:
-            answer = {"description": description, "headers": headers, "content": content}
-            responses[status] = copy.deepcopy(answer)

@@ -33,27 +33,36 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, field
 from typing import Any, TypeVar, cast
 
 from ._extras import missing_extra
 
 try:
-    from flask import Blueprint, Flask, current_app, g, has_request_context, request
-    from werkzeug.exceptions import HTTPException
-    from werkzeug.local import LocalProxy
+    from flask import Blueprint, Flask, current_app, request
     from werkzeug.wrappers import Response
 except ImportError as _error:
     raise missing_extra("m2m_guard.flask", "flask", _error) from _error
 
-from ._flask_setup import configured_verifier, unwrapped, wants_keys
+from ._flask_auth import (
+    M2MGuardHTTPException,
+    authenticate,
+    current_client,
+    get_current_client,
+)
+from ._flask_setup import (
+    Rule,
+    State,
+    configured_verifier,
+    misplaced_decorator,
+    rule_of,
+    wants_keys,
+)
 from ._flask_setup import require_keys as fetch_keys_now
-from ._guard import VERIFIED_BY_KEY, ErrorResponse, Guard, PathMatcher
-from ._sansio.claims import M2MClaims
-from ._sansio.errors import ConfigurationError, M2MGuardError
+from ._guard import PathMatcher
+from ._sansio.checks import Check
+from ._sansio.errors import ConfigurationError
 from ._sansio.scopes import normalize_scopes
 from ._types import TokenVerifier
-from .wsgi import ENVIRON_KEY, get_claims
 
 __all__ = [
     "EXTENSION_KEY",
@@ -68,68 +77,16 @@ __all__ = [
 EXTENSION_KEY = "m2m_guard"
 #: ``app.extensions`` entry mapping each bound ``M2MGuard`` to its own state.
 _BOUND_KEY = "m2m_guard.bound"
-_G_NAME = "_m2m_guard_client"
-#: On ``flask.g`` beside the claims: the verifier that produced them.
-_G_VERIFIER = "_m2m_guard_verified_by"
 _NONE: dict[Any, Any] = {}  # (never written to)
 
 ViewT = TypeVar("ViewT", bound=Callable[..., Any])
-
-
-class M2MGuardHTTPException(HTTPException):
-    """A rejected request, answered with ``response`` exactly as built.
-
-    Attributes:
-        error: the ``M2MGuardError`` that caused the rejection.
-    """
-
-    def __init__(self, error: M2MGuardError, reply: ErrorResponse) -> None:
-        super().__init__(error.description, Response(reply.body, reply.status, reply.headers))
-        self.error = error
-
-    def __str__(self) -> str:
-        return f"{self.error.status_code} {type(self.error).__name__}: {self.error.description}"
-
-
-@dataclass(frozen=True, eq=False)
-class _Rule:
-    """What one decorator or one protected blueprint requires.
-
-    Compared by identity (each decorator makes its own): finding its guard
-    on every request then costs no field-by-field hashing.
-    """
-
-    required_scopes: tuple[str, ...] = ()
-    any_scopes: tuple[str, ...] = ()
-    optional: bool = False
-    exclude_paths: tuple[str, ...] = ()
-
-
-@dataclass
-class _State:
-    """``app.extensions["m2m_guard"]``: the verifier of one application."""
-
-    verifier: TokenVerifier
-    realm: str
-    guards: dict[_Rule, Guard] = field(default_factory=dict)
-    #: the app's own static view (public under ``protect_all``), if any
-    static_view: object = None
-    #: whether the decorators' order was checked (on the first request)
-    checked: bool = False
-
-    def guard(self, rule: _Rule) -> Guard:
-        """The ``Guard`` of ``rule`` in this application, built once."""
-        guard = self.guards.get(rule)
-        if guard is None:
-            guard = self.guards[rule] = Guard(self.verifier, realm=self.realm, **asdict(rule))
-        return guard
 
 
 #: On a view function: the ``M2MGuard``s that marked it public / decorated it
 #: (copied by ``functools.wraps`` onto outer wrappers, so still found there).
 _PUBLIC_ATTR = "_m2m_guard_public"
 _DECORATED_ATTR = "_m2m_guard_decorated"
-_ALL = _Rule()
+_ALL = Rule()
 
 
 class M2MGuard:
@@ -167,6 +124,9 @@ class M2MGuard:
         self.protect_all = protect_all
         # Every view function this guard decorated or marked (order checks).
         self._decorated: list[Callable[..., Any]] = []
+        # Every rule of its decorators and blueprints, and every app it is bound to.
+        self._rules: list[Rule] = []
+        self._states: list[State] = []
         if app is not None:
             self.init_app(app)
 
@@ -193,8 +153,11 @@ class M2MGuard:
         verifier = verifier if verifier is not None else self.verifier
         if verifier is None:
             verifier = configured_verifier(app.config)
-        state = _State(verifier, self.realm)
+        state = State(verifier, self.realm)
         state.guard(_ALL)  # checks the verifier now rather than on the first request
+        for rule in self._rules:  # and every rule of a decorator or blueprint
+            state.guard(rule)
+        self._states.append(state)
         if app.has_static_folder:
             state.static_view = app.view_functions.get("static")
         if wants_keys(app.config, require_keys):
@@ -238,35 +201,55 @@ class M2MGuard:
         Raises:
             ConfigurationError: a decorator of this guard is misplaced.
         """
-        views = app.view_functions.values()
-        direct = {id(view) for view in views}
-        reached = {id(v) for view in views for v in unwrapped(view)}
-        for function in self._decorated:
-            if id(function) in reached:
-                continue  # the registered view, or wrapped by it
-            # A function it wraps is itself the registered view: it was above the route.
-            if any(id(v) in direct for v in list(unwrapped(function))[1:]):
-                name = getattr(function, "__qualname__", repr(function))
-                public = self in getattr(function, _PUBLIC_ATTR, ())
-                marker = "@guard.public" if public else "@guard.require_scopes(...)"
-                raise ConfigurationError(
-                    f"{marker} on {name} is not on the view the route registered: "
-                    "put it below @app.route (directly above def)"
-                )
+        misplaced = misplaced_decorator(app.view_functions.values(), self._decorated)
+        if misplaced is not None:
+            name = getattr(misplaced, "__qualname__", repr(misplaced))
+            public = self in getattr(misplaced, _PUBLIC_ATTR, ())
+            marker = "@guard.public" if public else "@guard.require_scopes(...)"
+            raise ConfigurationError(
+                f"{marker} on {name} is not on the view the route registered: "
+                "put it below @app.route (directly above def)"
+            )
 
     def require_scopes(
-        self, *scopes: str, any_of: bool = False, optional: bool = False
+        self,
+        *scopes: str,
+        any_of: bool = False,
+        optional: bool = False,
+        audience: str | Iterable[str] | None = None,
+        issuer: str | Iterable[str] | None = None,
+        max_token_age: float | None = None,
+        checks: Iterable[Check] | None = None,
+        token_header: str | None = None,
+        token_cookie: str | None = None,
     ) -> Callable[[ViewT], ViewT]:
         """Decorate a view (sync or async) to require a token with ``scopes``.
 
         Without scopes, any valid token is enough. With ``any_of``, one of
         the scopes is. With ``optional``, requests without a token reach the
         view with ``current_client`` empty; a token that is sent must pass.
+        ``audience``, ``issuer``, ``max_token_age`` and ``checks`` narrow the
+        verifier's rules for this view (README, "Custom checks and per-route
+        rules"); a rule wider than the verifier's is a ``ConfigurationError``
+        when the view is decorated or the extension bound, whichever is later.
+        ``token_header`` / ``token_cookie`` read the token from that header or
+        cookie instead of ``Authorization`` (one place only).
         """
         if scopes and callable(scopes[0]):
             raise TypeError("use @guard.require_scopes() with parentheses")
         wanted = normalize_scopes(scopes)
-        rule = _Rule((), wanted, optional) if any_of else _Rule(wanted, (), optional)
+        narrowing = {
+            "audience": audience,
+            "issuer": issuer,
+            "max_token_age": max_token_age,
+            "token_header": token_header,
+            "token_cookie": token_cookie,
+        }
+        rule = self._register(
+            rule_of((), wanted, optional, checks=checks, **narrowing)  # type: ignore[arg-type]
+            if any_of
+            else rule_of(wanted, (), optional, checks=checks, **narrowing)  # type: ignore[arg-type]
+        )
 
         def decorator(view: ViewT) -> ViewT:
             if not inspect.iscoroutinefunction(view):  # decided once, not per request
@@ -295,18 +278,46 @@ class M2MGuard:
         any_scopes: str | Iterable[str] = (),
         optional: bool = False,
         exclude_paths: str | Iterable[str] = (),
+        audience: str | Iterable[str] | None = None,
+        issuer: str | Iterable[str] | None = None,
+        max_token_age: float | None = None,
+        checks: Iterable[Check] | None = None,
+        token_header: str | None = None,
+        token_cookie: str | None = None,
     ) -> None:
         """Require a valid token for every request routed to ``blueprint``.
 
         ``exclude_paths`` are full request paths (with the blueprint's
-        ``url_prefix``); ``"/api/public/*"`` is a prefix.
+        ``url_prefix``); ``"/api/public/*"`` is a prefix. ``audience``,
+        ``issuer``, ``max_token_age`` and ``checks`` narrow the verifier's
+        rules, and ``token_header`` / ``token_cookie`` locate the token, as in
+        ``require_scopes``.
         """
         excluded = (exclude_paths,) if isinstance(exclude_paths, str) else tuple(exclude_paths)
         PathMatcher(excluded)  # a bad entry fails here, not on a request
-        rule = _Rule(
-            normalize_scopes(required_scopes), normalize_scopes(any_scopes), optional, excluded
+        rule = self._register(
+            rule_of(
+                normalize_scopes(required_scopes),
+                normalize_scopes(any_scopes),
+                optional,
+                excluded,
+                audience=audience,
+                issuer=issuer,
+                max_token_age=max_token_age,
+                checks=checks,
+                token_header=token_header,
+                token_cookie=token_cookie,
+            )
         )
         blueprint.before_request(functools.partial(self._authenticate, rule))
+
+    def _register(self, rule: Rule) -> Rule:
+        """Keep ``rule``, and build its guard in every application bound so far
+        (so a rule the verifier cannot honour fails now, not on a request)."""
+        for state in self._states:
+            state.guard(rule)
+        self._rules.append(rule)
+        return rule
 
     def _decorates(self, wrapper: Callable[..., Any]) -> Any:
         # functools.wraps shared the view's __dict__ entries: a set of our own.
@@ -317,7 +328,7 @@ class M2MGuard:
     def _before_request(self) -> None:
         """The order check once per application; then ``protect_all``."""
         app = current_app._get_current_object()  # type: ignore[attr-defined]
-        state = cast(_State, app.extensions[_BOUND_KEY][self])
+        state = cast(State, app.extensions[_BOUND_KEY][self])
         if not state.checked:
             self.check_views(app)
             state.checked = True
@@ -340,37 +351,14 @@ class M2MGuard:
         # An unmarked view, an unknown route, a wrong method: a token first.
         self._authenticate(_ALL)
 
-    def _authenticate(self, rule: _Rule) -> None:
+    def _authenticate(self, rule: Rule) -> None:
         """Check the current request against ``rule`` with this extension's verifier."""
         # One proxy lookup each: werkzeug's LocalProxy costs on every access.
         app = current_app._get_current_object()  # type: ignore[attr-defined]
         state = app.extensions.get(_BOUND_KEY, _NONE).get(self)
         if state is None:
             raise RuntimeError("M2MGuard.init_app(app) was not called for this application")
-        guard = cast(_State, state).guard(rule)
-        current = request._get_current_object()  # type: ignore[attr-defined]
-        path: str = current.path
-        exclude = guard.exclude
-        if exclude.active and exclude.matches(path):
-            return
-        environ = current.environ
-        stash: dict[str, Any] = g._get_current_object().__dict__
-        try:
-            # Claims this very verifier produced earlier in the request (a
-            # blueprint guard, then the view's; the WSGI middleware): reused.
-            earlier = stash.get(_G_NAME)
-            if earlier is not None and guard.reuse(earlier, stash.get(_G_VERIFIER)) is not None:
-                return
-            claims = environ.get(ENVIRON_KEY)
-            if claims is not None:
-                claims = guard.reuse(get_claims(environ), environ.get(VERIFIED_BY_KEY))
-            if claims is None:
-                authorization = environ.get("HTTP_AUTHORIZATION")
-                claims = guard.check(() if authorization is None else (authorization,), path)
-        except M2MGuardError as exc:
-            raise M2MGuardHTTPException(exc, guard.error_response(exc)) from exc
-        stash[_G_NAME] = claims
-        stash[_G_VERIFIER] = guard.verifier
+        authenticate(cast(State, state).guard(rule))
 
 
 def _is_blueprint_static(view: object) -> bool:
@@ -380,21 +368,3 @@ def _is_blueprint_static(view: object) -> bool:
 def _render(exc: M2MGuardHTTPException) -> Response:
     # Only reached when TRAP_HTTP_EXCEPTIONS sends HTTP exceptions to handlers.
     return exc.get_response()
-
-
-def get_current_client() -> M2MClaims | None:
-    """The verified caller of the current request, or ``None`` if anonymous.
-
-    The claims of the last guard that checked the request; on a view no
-    guard checked, those ``m2m_guard.wsgi.M2MGuardMiddleware`` stored when
-    it wraps ``app.wsgi_app``.
-    """
-    if _G_NAME in g:  # a guard decided, also when it let an anonymous request in
-        claims: M2MClaims | None = g.get(_G_NAME)
-        return claims
-    return get_claims(request.environ) if has_request_context() else None
-
-
-#: A proxy to ``get_current_client()``. When anonymous it is falsy and
-#: ``== None``, but never ``is None`` (it is a proxy): test ``if not current_client``.
-current_client: M2MClaims = LocalProxy(get_current_client)  # type: ignore[assignment]

@@ -47,6 +47,7 @@ from ._asgi_state import VERIFIER_KEY, attach_state, get_claims, verified_by
 from ._guard import ErrorResponse, Guard
 from ._sansio.claims import M2MClaims
 from ._sansio.errors import ConfigurationError, M2MGuardError
+from ._sansio.request import RequestContext
 from ._sansio.scopes import normalize_scopes
 from ._types import Scope, TokenVerifier
 from ._user import MachineClient
@@ -136,7 +137,8 @@ class _ScopesGuard:
             if guard.reuse(get_claims(scope), verified_by(scope)) is not None:
                 return  # the middleware's claims, already attached, scopes checked
             values = authorization_values(scope)
-            claims = await guard.check_async(values, connection.url.path)
+            context = RequestContext.from_asgi(scope) if guard.needs_request else None
+            claims = await guard.check_async(values, connection.url.path, context)
         except M2MGuardError as exc:
             raise M2MRefusal(exc, guard.error_response(exc)) from None
         _attach(scope, claims, guard.verifier)

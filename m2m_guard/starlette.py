@@ -41,7 +41,7 @@ import contextlib
 import functools
 import inspect
 import os
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar, cast
 
 from ._extras import missing_extra
@@ -56,8 +56,10 @@ except ImportError as _error:
 
 from ._asgi_state import VERIFIER_KEY, get_claims, verified_by
 from ._guard import VERIFIED_BY_KEY, Guard, error_response
+from ._sansio.checks import Check, as_checks
 from ._sansio.claims import M2MClaims
 from ._sansio.errors import ConfigurationError, M2MGuardError
+from ._sansio.request import RequestContext
 from ._sansio.scopes import normalize_scopes
 from ._settings.environment import read_bool
 from ._starlette_auth import M2MCredentials, M2MUser, attach_claims
@@ -103,23 +105,23 @@ async def authenticate(conn: HTTPConnection, guard: Guard) -> M2MClaims | None:
     scope = conn.scope
     claims = _reuse_verified(scope, guard)
     if claims is None:
-        claims = await guard.check_async(authorization_values(scope), scope.get("path"))
-        attach_claims(scope, claims, guard.verifier)
+        claims = await _verify_now(scope, guard)
     return claims
 
 
-async def _verify_now(scope: Scope, guard: Guard) -> None:
-    attach_claims(
-        scope,
-        await guard.check_async(authorization_values(scope), scope.get("path")),
-        guard.verifier,
-    )
+async def _verify_now(scope: Scope, guard: Guard) -> M2MClaims | None:
+    # A RequestContext only for rules that look at the request.
+    request = RequestContext.from_asgi(scope) if guard.needs_request else None
+    claims = await guard.check_async(authorization_values(scope), scope.get("path"), request)
+    attach_claims(scope, claims, guard.verifier)
+    return claims
 
 
 def _authenticate_sync(conn: HTTPConnection, guard: Guard) -> None:
     scope = conn.scope
     if _reuse_verified(scope, guard) is None:
-        claims = guard.check(authorization_values(scope), scope.get("path"))
+        request = RequestContext.from_asgi(scope) if guard.needs_request else None
+        claims = guard.check(authorization_values(scope), scope.get("path"), request)
         attach_claims(scope, claims, guard.verifier)
 
 
@@ -172,6 +174,12 @@ def require_scopes(
     verifier: TokenVerifier | None = None,
     optional: bool = False,
     realm: str = "api",
+    audience: str | Iterable[str] | None = None,
+    issuer: str | Iterable[str] | None = None,
+    max_token_age: float | None = None,
+    checks: Iterable[Check] | None = None,
+    token_header: str | None = None,
+    token_cookie: str | None = None,
 ) -> Callable[[_Endpoint], _Endpoint]:
     """Protect an endpoint: a valid token granting ``scopes`` is required.
 
@@ -183,24 +191,42 @@ def require_scopes(
         optional: let requests without a token through (``get_claims`` is
             then ``None``); a bad token is still rejected.
         realm: the ``realm`` of the ``WWW-Authenticate`` challenge.
+        audience, issuer: accept only these on this route (a subset of the
+            verifier's, else a ``ConfigurationError`` when the guard is built:
+            at decoration with ``verifier=``, else on the first request).
+        max_token_age: refuse tokens older than this (at most the verifier's).
+        checks: custom checks ``check(claims, request)`` for this route; an
+            ``async def`` check needs an ``async def`` endpoint.
+        token_header / token_cookie: read the token from this header (the
+            bare token or ``Bearer <token>``) or this cookie instead of
+            ``Authorization`` (one place only; never the query string).
     """
     scope_key = "any_scopes" if any_of else "required_scopes"
     options: dict[str, Any] = {
         scope_key: normalize_scopes(scopes),
         "optional": optional,
         "realm": realm,
+        "audience": audience,
+        "issuer": issuer,
+        "max_token_age": max_token_age,
+        "checks": as_checks(checks),  # checked now: the guard may be built later
+        "token_header": token_header,
+        "token_cookie": token_cookie,
     }
     fixed = None if verifier is None else Guard(verifier, **options)
     guards: dict[int, Guard] = {}  # without a fixed verifier: one guard per verifier met
 
     def decorate(endpoint: _Endpoint) -> _Endpoint:
         if not inspect.iscoroutinefunction(endpoint):
+            if fixed is not None:
+                fixed.require_sync(f"the sync endpoint {endpoint.__qualname__}")
 
             @functools.wraps(endpoint)
             def sync_endpoint(*args: Any, **kwargs: Any) -> Any:
                 conn = _connection(args, kwargs)  # (a thread pool's hop dwarfs the search)
                 # Outside the try: a missing verifier is a server bug, not a 401.
                 guard = fixed or _guard_for(conn, options, guards)
+                guard.require_sync(f"the sync endpoint {endpoint.__qualname__}")
                 try:
                     _authenticate_sync(conn, guard)
                 except M2MGuardError as exc:

@@ -37,8 +37,10 @@ from typing import TYPE_CHECKING
 
 from ._guard import VERIFIED_BY_KEY, ErrorResponse, Guard
 from ._resource import ProtectedResource
+from ._sansio.checks import Check
 from ._sansio.claims import M2MClaims
 from ._sansio.errors import M2MGuardError
+from ._sansio.request import RequestContext
 from ._types import TokenVerifier
 
 if TYPE_CHECKING:
@@ -75,9 +77,18 @@ class M2MGuardMiddleware:
         realm: the ``realm`` of the ``WWW-Authenticate`` challenge.
         resource_metadata: RFC 9728 metadata to serve at its well-known path
             (unauthenticated) and to name in every challenge.
+        audience, issuer: accept only these (a subset of the verifier's:
+            anything else is a ``ConfigurationError`` here).
+        max_token_age: refuse tokens older than this (at most the verifier's).
+        checks: custom checks ``check(claims, request)`` for these requests
+            (README, "Custom checks and per-route rules").
+        token_header / token_cookie: read the token from this header (the
+            bare token or ``Bearer <token>``) or this cookie instead of
+            ``Authorization`` (one place only; never the query string).
 
     Raises:
-        ConfigurationError: an invalid verifier or ``exclude_paths`` entry.
+        ConfigurationError: an invalid verifier or ``exclude_paths`` entry, a
+            rule wider than the verifier's, an ``async def`` check.
     """
 
     def __init__(
@@ -91,6 +102,12 @@ class M2MGuardMiddleware:
         optional: bool = False,
         realm: str = "api",
         resource_metadata: ProtectedResource | None = None,
+        audience: str | Iterable[str] | None = None,
+        issuer: str | Iterable[str] | None = None,
+        max_token_age: float | None = None,
+        checks: Iterable[Check] | None = None,
+        token_header: str | None = None,
+        token_cookie: str | None = None,
     ) -> None:
         self.app = app
         self.guard = Guard(
@@ -101,7 +118,14 @@ class M2MGuardMiddleware:
             optional=optional,
             realm=realm,
             resource_metadata=resource_metadata,
+            audience=audience,
+            issuer=issuer,
+            max_token_age=max_token_age,
+            checks=checks,
+            token_header=token_header,
+            token_cookie=token_cookie,
         )
+        self.guard.require_sync("the WSGI M2MGuardMiddleware")
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         guard = self.guard
@@ -114,8 +138,10 @@ class M2MGuardMiddleware:
         if exclude.active and exclude.matches(path):
             return self.app(environ, start_response)
         authorization = environ.get("HTTP_AUTHORIZATION")
+        # A RequestContext only for rules that look at the request.
+        request = RequestContext.from_wsgi(environ) if guard.needs_request else None
         try:
-            claims = guard.check(() if authorization is None else (authorization,), path)
+            claims = guard.check(() if authorization is None else (authorization,), path, request)
         except M2MGuardError as exc:
             return _respond(start_response, guard.error_response(exc))
         environ[ENVIRON_KEY] = claims

@@ -45,6 +45,8 @@ ITEMS = {
     "aiohttp_guarded",
     "litestar_bare",
     "litestar_guarded",
+    "guard_warm_plain",
+    "guard_warm_rules",
 }
 
 
@@ -68,7 +70,7 @@ def test_a_tiny_benchmark_run_reports_every_item_with_positive_numbers() -> None
         assert report.memory.bytes_per_token > 0
     else:
         assert report.memory.bytes_per_token is None
-    assert len(report.targets()) == 12
+    assert len(report.targets()) == 13
     assert all(target.passed is not None for target in report.targets())
     assert "Targets" in format_text(report)
     assert json.loads(json.dumps(report.to_dict()))["measurements"]

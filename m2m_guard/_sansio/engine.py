@@ -13,6 +13,8 @@ import math
 from collections.abc import Callable, Generator, Sequence
 from typing import Any
 
+from .checks import Check
+from .checks import run_sync as run_checks
 from .claims import M2MClaims
 from .errors import BadSignatureError, InsufficientScopeError, MalformedTokenError
 from .jwks import JWKSCache, Need, Refresh
@@ -29,7 +31,7 @@ Flow = Generator[Refresh, None, M2MClaims]
 class Engine:
     """Checks one token against one policy and one key cache."""
 
-    __slots__ = ("cache", "clock", "max_token_size", "policy", "tokens")
+    __slots__ = ("cache", "clock", "max_token_size", "policy", "pure_checks", "tokens")
 
     def __init__(
         self,
@@ -45,6 +47,8 @@ class Engine:
         self.clock = clock
         self.max_token_size = max_token_size
         self.tokens = TokenCache(token_cache_size) if token_cache_size else None
+        #: custom checks marked pure: run once per token, before it is cached
+        self.pure_checks: tuple[Check, ...] = ()
 
     def cached(self, token: Any, max_token_age: float | None) -> M2MClaims | None:
         """The claims of an already verified token, if still valid; else ``None``.
@@ -58,7 +62,7 @@ class Engine:
         entry = tokens.get(token)
         return None if entry is None else self._hit(entry, max_token_age)
 
-    def cached_bearer(self, header: str) -> M2MClaims | None:
+    def cached_bearer(self, header: str, max_token_age: float | None = None) -> M2MClaims | None:
         """Like ``cached``, for an ``Authorization`` value: a hit only when it
         is exactly ``"Bearer <token>"`` (the integrations' fast lane: nothing
         is parsed or copied out of the header)."""
@@ -66,7 +70,7 @@ class Engine:
         if tokens is None:
             return None
         entry = tokens.get_bearer(header)
-        return None if entry is None else self._hit(entry, None)
+        return None if entry is None else self._hit(entry, max_token_age)
 
     def _hit(self, entry: Entry, max_token_age: float | None) -> M2MClaims | None:
         now = self.clock()
@@ -101,6 +105,8 @@ class Engine:
         if not verify_signature(key, alg, parsed.signing_input, parsed.signature):
             raise BadSignatureError()
         claims = self.policy.validate_claims(parsed.claims, self.clock(), max_token_age)
+        if self.pure_checks:  # before the cache: a refused token never enters it
+            run_checks(self.pure_checks, claims, None)
         if self.tokens is not None and claims.expires_at != math.inf:
             self.tokens.put(self._entry(token, claims, key))
         return claims

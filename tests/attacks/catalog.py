@@ -1390,3 +1390,67 @@ TENANTS = [
     ),
 ]
 ATTACKS.extend(TENANTS)
+
+# -- routes and custom checks --------------------------------------------------
+# Not hostile tokens but hostile (or careless) configuration and check code:
+# a route that tries to accept more than its verifier, and checks that crash.
+# ``test_route_rules.py`` runs them through every integration.
+
+
+def _crashing_check(claims: Any, request: Any) -> None:
+    raise RuntimeError(f"lookup failed for {claims.client_id}: secret-detail")
+
+
+@dataclass(frozen=True)
+class RouteAttack:
+    """A route's own options and what m2m_guard must make of them.
+
+    ``status`` ``None``: the route must be refused when it is built
+    (``ConfigurationError`` naming ``fragment``); otherwise a valid token's
+    request is answered with ``status`` and ``error``, and ``fragment`` never
+    appears in the body (no internals leak).
+    """
+
+    id: str
+    category: str
+    route: dict[str, Any]
+    fragment: str
+    status: int | None = None
+    error: str | None = None
+    #: the verifier's own settings (issuer, audience and keys are added)
+    verifier: dict[str, Any] | None = None
+
+
+ROUTE_ATTACKS = [
+    RouteAttack(
+        "route-audience-widened", "route rules", {"audience": "https://evil.example"}, "audience"
+    ),
+    RouteAttack(
+        "route-audience-list-widened",
+        "route rules",
+        {"audience": [PROJECT_ID, "https://evil.example"]},
+        "evil.example",
+    ),
+    RouteAttack("route-audience-empty", "route rules", {"audience": []}, "audience"),
+    RouteAttack(
+        "route-issuer-widened", "route rules", {"issuer": "https://evil.example"}, "issuer"
+    ),
+    RouteAttack(
+        "route-max-age-raised",
+        "route rules",
+        {"max_token_age": 3600},
+        "may only lower",
+        verifier={"max_token_age": 600},
+    ),
+    RouteAttack("route-max-age-negative", "route rules", {"max_token_age": -1}, "max_token_age"),
+    RouteAttack("route-max-age-text", "route rules", {"max_token_age": "600"}, "max_token_age"),
+    RouteAttack("route-checks-not-a-list", "custom checks", {"checks": "is_admin"}, "checks"),
+    RouteAttack(
+        "check-raises-unexpected",
+        "custom checks",
+        {"checks": [_crashing_check]},
+        "secret-detail",
+        status=503,
+        error="temporarily_unavailable",
+    ),
+]

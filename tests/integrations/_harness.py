@@ -16,11 +16,15 @@ The application every harness builds:
 * ``GET /health`` — public; answers 200 ``{"status": "ok"}`` with no token.
   For middlewares it is public through ``exclude_paths``; for per-route
   guards, by not being guarded.
+
+``route`` holds the keyword options every integration's guard takes the same
+way (``audience``, ``issuer``, ``max_token_age``, ``checks``, ``token_header``,
+``token_cookie``): given to the middleware, or to the route's guard.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -47,6 +51,7 @@ class Harness(Protocol):
         *,
         required_scopes: Sequence[str] = (),
         optional: bool = False,
+        route: Mapping[str, Any] | None = None,
     ) -> None:
         """Build the application described in the module docstring."""
 

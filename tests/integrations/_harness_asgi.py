@@ -2,7 +2,7 @@
 
 # No "from __future__ import annotations": FastAPI must read the route
 # annotations below at runtime, and they name local variables.
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Annotated, Any
 
 import anyio
@@ -112,7 +112,12 @@ class ASGIMiddlewareHarness(_InProcess):
     name = "asgi-middleware"
 
     def build(
-        self, verifier: Verifier, *, required_scopes: Sequence[str] = (), optional: bool = False
+        self,
+        verifier: Verifier,
+        *,
+        required_scopes: Sequence[str] = (),
+        optional: bool = False,
+        route: Mapping[str, Any] | None = None,
     ) -> None:
         async def whoami(request: Request) -> JSONResponse:
             return JSONResponse(identity(request.state.m2m))
@@ -124,6 +129,7 @@ class ASGIMiddlewareHarness(_InProcess):
             exclude_paths=["/health"],
             required_scopes=required_scopes,
             optional=optional,
+            **(route or {}),
         )
 
 
@@ -137,9 +143,14 @@ class StarletteDecoratorHarness(_InProcess):
     name = "starlette-decorator"
 
     def build(
-        self, verifier: Verifier, *, required_scopes: Sequence[str] = (), optional: bool = False
+        self,
+        verifier: Verifier,
+        *,
+        required_scopes: Sequence[str] = (),
+        optional: bool = False,
+        route: Mapping[str, Any] | None = None,
     ) -> None:
-        @require_scopes(*required_scopes, optional=optional)
+        @require_scopes(*required_scopes, optional=optional, **(route or {}))
         async def whoami(request: Request) -> JSONResponse:
             return JSONResponse(identity(get_claims(request)))
 
@@ -154,9 +165,14 @@ class FastAPIDependencyHarness(_InProcess):
     name = "fastapi-dependency"
 
     def build(
-        self, verifier: Verifier, *, required_scopes: Sequence[str] = (), optional: bool = False
+        self,
+        verifier: Verifier,
+        *,
+        required_scopes: Sequence[str] = (),
+        optional: bool = False,
+        route: Mapping[str, Any] | None = None,
     ) -> None:
-        guard = M2MBearer(verifier, optional=optional)
+        guard = M2MBearer(verifier, optional=optional, **(route or {}))
         app = install(FastAPI())
 
         @app.get("/health")

@@ -7,7 +7,7 @@ WSGI server does: repeated headers reach the application joined with ", ".
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from flask import Flask
@@ -47,8 +47,9 @@ def plain_app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterab
 
 
 def call(app: WSGIApplication, path: str, headers: Sequence[tuple[str, str]]) -> Reply:
-    """``GET path`` through werkzeug's test client."""
-    response = Client(app).get(path, headers=list(headers))
+    """``GET path`` through werkzeug's test client (its cookie jar off, so a
+    ``Cookie`` header is sent as given)."""
+    response = Client(app, use_cookies=False).get(path, headers=list(headers))
     return Reply(
         status=response.status_code,
         headers={name.lower(): value for name, value in response.headers.items()},
@@ -62,7 +63,12 @@ class WSGIMiddlewareHarness:
     name = "wsgi-middleware"
 
     def build(
-        self, verifier: Verifier, *, required_scopes: Sequence[str] = (), optional: bool = False
+        self,
+        verifier: Verifier,
+        *,
+        required_scopes: Sequence[str] = (),
+        optional: bool = False,
+        route: Mapping[str, Any] | None = None,
     ) -> None:
         self.app = M2MGuardMiddleware(
             plain_app,
@@ -70,6 +76,7 @@ class WSGIMiddlewareHarness:
             exclude_paths=["/health"],
             required_scopes=required_scopes,
             optional=optional,
+            **(route or {}),
         )
 
     def request(self, path: str, headers: Sequence[tuple[str, str]] = ()) -> Reply:
@@ -82,7 +89,12 @@ class FlaskExtensionHarness:
     name = "flask-extension"
 
     def build(
-        self, verifier: Verifier, *, required_scopes: Sequence[str] = (), optional: bool = False
+        self,
+        verifier: Verifier,
+        *,
+        required_scopes: Sequence[str] = (),
+        optional: bool = False,
+        route: Mapping[str, Any] | None = None,
     ) -> None:
         app = Flask(__name__)
         guard = M2MGuard(app, verifier=verifier)
@@ -92,7 +104,7 @@ class FlaskExtensionHarness:
             return {"status": "ok"}
 
         @app.get("/whoami")
-        @guard.require_scopes(*required_scopes, optional=optional)
+        @guard.require_scopes(*required_scopes, optional=optional, **(route or {}))
         def whoami_view() -> dict[str, Any]:
             return whoami(get_current_client())
 

@@ -159,3 +159,22 @@ def test_a_token_from_the_documented_token_url_opens_the_operation(
         refused = http.post("/orders", headers=headers)
         assert refused.status_code == 403
         assert refused.json()["error"] == "insufficient_scope"
+
+
+def test_fastapi_documents_a_token_header_or_cookie_as_an_api_key(verifier: Verifier) -> None:
+    """OpenAPI names the header (or cookie) a client must send."""
+    app = install(FastAPI())
+    by_header = M2MBearer(verifier, token_header="X-Api-Token", scheme_name="header")
+    by_cookie = M2MBearer(verifier, token_cookie="m2m", scheme_name="cookie")
+
+    @app.get("/h")
+    async def h(claims: Annotated[M2MClaims, Security(by_header)]) -> Any:
+        return {}  # pragma: no cover - only documented
+
+    @app.get("/c")
+    async def c(claims: Annotated[M2MClaims, Security(by_cookie)]) -> Any:
+        return {}  # pragma: no cover - only documented
+
+    schemes = app.openapi()["components"]["securitySchemes"]
+    assert schemes["header"] == {"type": "apiKey", "in": "header", "name": "X-Api-Token"}
+    assert schemes["cookie"] == {"type": "apiKey", "in": "cookie", "name": "m2m"}

@@ -1,0 +1,91 @@
+"""FastAPI's OpenAPI document completed for ``M2MBearer`` schemes: the scopes
+of their client-credentials flows, and the 401/403/503 answers (RFC 6750
+body, ``WWW-Authenticate``, ``Retry-After``) of the operations they protect,
+leaving what the app declared alone."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+__all__ = ["calls", "complete"]
+
+_ERROR_SCHEMA_NAME = "M2MGuardError"
+_ERROR_SCHEMA = {
+    "title": _ERROR_SCHEMA_NAME,
+    "description": "An RFC 6750 error (the same body in every m2m_guard integration).",
+    "type": "object",
+    "properties": {
+        "error": {"type": "string", "title": "Error", "examples": ["invalid_token"]},
+        "error_description": {"type": "string", "title": "Error Description"},
+    },
+    "required": ["error", "error_description"],
+}
+_CHALLENGE = {
+    "description": 'The RFC 6750 challenge, e.g. Bearer realm="api", error="invalid_token"',
+    "schema": {"type": "string"},
+}
+_RETRY_AFTER = {"description": "Seconds to wait before retrying.", "schema": {"type": "integer"}}
+_ANSWERS: dict[str, tuple[str, dict[str, Any]]] = {
+    "401": (
+        "No valid access token: missing, malformed, expired or not signed by the issuer.",
+        {"WWW-Authenticate": _CHALLENGE},
+    ),
+    "403": (
+        "The access token lacks a required scope (insufficient_scope).",
+        {"WWW-Authenticate": _CHALLENGE},
+    ),
+    "503": (
+        "The issuer's keys are unavailable right now; retry later.",
+        {"Retry-After": _RETRY_AFTER},
+    ),
+}
+_METHODS = frozenset(("get", "put", "post", "delete", "options", "head", "patch", "trace"))
+
+
+def calls(dependant: Any) -> Iterator[object]:
+    stack = [dependant]
+    while stack:
+        current = stack.pop()
+        yield current.call
+        stack.extend(current.dependencies)
+
+
+def complete(document: dict[str, Any], bearers: Mapping[str, object]) -> None:
+    """Complete ``document`` in place for the ``M2MBearer`` schemes named ``bearers``:
+    the flows' scopes, and the 401/403/503 answers of the operations they protect."""
+    schemes = document.get("components", {}).get("securitySchemes", {})
+    used: dict[str, dict[str, None]] = {name: {} for name in bearers if name in schemes}
+    protected = False
+    for item in document.get("paths", {}).values():
+        for method, operation in item.items():
+            if method not in _METHODS or not isinstance(operation, dict):
+                continue
+            mine = False
+            for requirement in operation.get("security") or ():
+                for name, scopes in requirement.items():
+                    if name in used:
+                        mine = True
+                        used[name].update(dict.fromkeys(scopes))
+            if mine:
+                protected = True
+                _add_answers(operation.setdefault("responses", {}))
+    for name, scopes in used.items():
+        flow = schemes[name].get("flows", {}).get("clientCredentials")
+        if flow is not None:
+            flow["scopes"] = {**{scope: scope for scope in scopes}, **flow.get("scopes", {})}
+    if protected:
+        components = document.setdefault("components", {})
+        schemas = components.setdefault("schemas", {})
+        schemas.setdefault(_ERROR_SCHEMA_NAME, copy.deepcopy(_ERROR_SCHEMA))
+
+
+def _add_answers(responses: dict[str, Any]) -> None:
+    content = {
+        "application/json": {"schema": {"$ref": f"#/components/schemas/{_ERROR_SCHEMA_NAME}"}}
+    }
+    for status, (description, headers) in _ANSWERS.items():
+        if status not in responses:
+            answer = {"description": description, "headers": headers, "content": content}
+            responses[status] = copy.deepcopy(answer)

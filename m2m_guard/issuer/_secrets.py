@@ -48,8 +48,15 @@ class ScryptParams:
 
 
 def generate_secret() -> str:
-    """A new random client secret (256 bits, URL-safe)."""
-    return secrets.token_urlsafe(32)
+    """A new random client secret (256 bits, URL-safe, never starting with ``-``).
+
+    A secret is pasted into shells and command lines, where a leading ``-``
+    reads as an option (``--client-secret -x`` is an argparse error), so the
+    rare draw that starts with one is drawn again.
+    """
+    while (secret := secrets.token_urlsafe(32)).startswith("-"):
+        pass
+    return secret
 
 
 def _b64(data: bytes) -> str:

@@ -69,3 +69,10 @@ def test_generated_secrets_are_long_and_unique() -> None:
     secrets = {generate_secret() for _ in range(50)}
     assert len(secrets) == 50
     assert all(len(secret) >= 43 for secret in secrets)
+
+
+def test_a_generated_secret_never_starts_with_a_dash(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A draw starting with '-' (an option to every CLI) is drawn again."""
+    draws = iter(["-leading-dash" + "a" * 30, "_fine" + "b" * 38])
+    monkeypatch.setattr("m2m_guard.issuer._secrets.secrets.token_urlsafe", lambda n: next(draws))
+    assert generate_secret() == "_fine" + "b" * 38

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import binascii
 import json
+import json.scanner
 import re
 from collections.abc import Sequence
 from typing import Any, NamedTuple
@@ -82,6 +83,10 @@ def extract_bearer_token(authorization: str | Sequence[str] | None) -> str:
     return credentials
 
 
+#: base64url's two own characters to standard base64's, for ``a2b_base64``
+_TO_STANDARD = bytes.maketrans(b"-_", b"+/")
+
+
 def _b64decode(segment: str) -> bytes:
     # Callers ensured the alphabet; here only length and trailing bits remain.
     remainder = len(segment) % 4
@@ -96,7 +101,7 @@ def _b64decode(segment: str) -> bytes:
             raise MalformedTokenError("The access token is not canonical base64url.")
         segment += "="
     try:
-        return binascii.a2b_base64(segment.replace("-", "+").replace("_", "/"))
+        return binascii.a2b_base64(segment.encode("ascii").translate(_TO_STANDARD))
     except binascii.Error as exc:  # pragma: no cover - the alphabet was checked
         raise MalformedTokenError("The access token is not valid base64url.") from exc
 
@@ -127,7 +132,10 @@ _NAMES = {
 _shared_name = _NAMES.get
 
 
-def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+def _object(pairs: tuple[tuple[str, Any], ...]) -> dict[str, Any]:
+    """A JSON object from its members (the scanner hands each object over as
+    a tuple of pairs, so duplicates are seen and arrays, which come as lists,
+    are never mistaken for objects)."""
     obj = {_shared_name(name, name): value for name, value in pairs}
     if len(obj) != len(pairs):
         # RFC 7515 §5.2: a parser must reject or use the last; two readers of
@@ -140,43 +148,58 @@ def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
         kind = type(value)
         if kind is list:
             obj[name] = _freeze_list(value)
-        elif kind is dict:
-            obj[name] = FrozenDict(value)
+        elif kind is tuple:
+            obj[name] = FrozenDict(_object(value))
     return obj
 
 
 def _freeze_list(items: list[Any]) -> FrozenList:
-    # Objects and arrays inside were left mutable by their own hooks.
-    if any(type(item) in (list, dict) for item in items):
-        items = [
-            _freeze_list(item)
-            if type(item) is list
-            else FrozenDict(item)
-            if type(item) is dict
-            else item
-            for item in items
-        ]
+    for item in items:  # a loop: most arrays are a few strings
+        if type(item) in _CONTAINERS:
+            break
+    else:
+        return FrozenList(items)
+    items = [
+        _freeze_list(item)
+        if type(item) is list
+        else FrozenDict(_object(item))
+        if type(item) is tuple
+        else item
+        for item in items
+    ]
     return FrozenList(items)
+
+
+_CONTAINERS = (list, tuple)
 
 
 def _reject_constant(name: str) -> Any:
     raise MalformedTokenError("The access token contains a non-finite number.")
 
 
-_DECODER = json.JSONDecoder(object_pairs_hook=_reject_duplicates, parse_constant=_reject_constant)
+# The standard library's scanner (its C accelerator where there is one),
+# driven directly: objects arrive as tuples of pairs (``_object``).
+_SCAN = json.scanner.make_scanner(
+    json.JSONDecoder(object_pairs_hook=tuple, parse_constant=_reject_constant)
+)
+_JSON_WHITESPACE = " \t\n\r"
 
 
 def _decode_json_object(data: bytes, part: str) -> dict[str, Any]:
     try:
-        value = _DECODER.decode(data.decode("utf-8"))
+        text = data.decode("utf-8").strip(_JSON_WHITESPACE)
+        value, end = _SCAN(text, 0)
     except MalformedTokenError:
         raise
-    except (ValueError, RecursionError) as exc:
-        # ValueError covers bad JSON, bad UTF-8 and oversized integers.
+    except (ValueError, RecursionError, StopIteration) as exc:
+        # ValueError covers bad JSON, bad UTF-8 and oversized integers;
+        # StopIteration, no JSON value at all.
         raise MalformedTokenError(f"The access token {part} is not valid JSON.") from exc
-    if not isinstance(value, dict):
+    if end != len(text):
+        raise MalformedTokenError(f"The access token {part} is not valid JSON.")
+    if type(value) is not tuple:
         raise MalformedTokenError(f"The access token {part} is not a JSON object.")
-    return value
+    return _object(value)
 
 
 # One pass checks the shape and the alphabet of all three segments.

@@ -146,6 +146,6 @@ def forbid_parsing(monkeypatch: pytest.MonkeyPatch) -> Callable[[], None]:
         for name in ("_COMPACT_JWS", "_b64decode", "_decode_json_object", "_header"):
             monkeypatch.setattr(_jws, name, _Forbidden())
         monkeypatch.setattr(_jws, "_shape_problem", _Forbidden())
-        monkeypatch.setattr(_jws, "_DECODER", _Forbidden())
+        monkeypatch.setattr(_jws, "_SCAN", _Forbidden())
 
     return forbid

@@ -16,7 +16,7 @@ import binascii
 import json
 import json.scanner
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
 from .errors import (
@@ -179,8 +179,9 @@ def _reject_constant(name: str) -> Any:
 
 # The standard library's scanner (its C accelerator where there is one),
 # driven directly: objects arrive as tuples of pairs (``_object``).
-_SCAN = json.scanner.make_scanner(
-    json.JSONDecoder(object_pairs_hook=tuple, parse_constant=_reject_constant)
+_SCAN: Callable[[str, int], tuple[Any, int]] = json.scanner.make_scanner(
+    # typeshed types the argument as the scanner itself; it is the decoder
+    json.JSONDecoder(object_pairs_hook=tuple, parse_constant=_reject_constant)  # type: ignore[arg-type]
 )
 _JSON_WHITESPACE = " \t\n\r"
 

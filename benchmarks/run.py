@@ -130,7 +130,7 @@ def run(
                     *frameworks,
                     *rule_cases(world),
                     *dpop_cases(),
-                ],  # fmt: skip
+                ],
                 repeats=settings.repeats,
                 target_ns=int(settings.batch_ms * 1e6),
                 iterations=settings.iterations,

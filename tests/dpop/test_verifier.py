@@ -314,3 +314,24 @@ def test_malformed_dpop_credentials(
     context = RequestContext("GET", "https", "h", "/", "/", "", (("authorization", "a"),) * 2)
     with pytest.raises(InvalidRequestError):
         verifier.verify_authorization(("a", "b"), request=context)
+
+
+def test_from_env_reads_the_binding_settings() -> None:
+    """``M2M_GUARD_DPOP``, ``MTLS`` and ``MTLS_CERT_HEADER``, a bad mode named by its variable."""
+    env = {
+        "M2M_GUARD_ISSUER": ISSUER,
+        "M2M_GUARD_AUDIENCE": PROJECT_ID,
+        "M2M_GUARD_JWKS_URL": "https://issuer.example/jwks",
+        "M2M_GUARD_DPOP": "required",
+        "M2M_GUARD_MTLS": "true",
+    }
+    verifier = Verifier.from_env(environ=env, dpop_policy=DPoPPolicy(iat_window=60))
+    assert verifier.dpop == "required"
+    assert verifier._binding is not None
+    assert verifier._binding.mtls
+    assert verifier._binding.policy.iat_window == 60
+    header = Verifier.from_env(environ={**env, "M2M_GUARD_MTLS_CERT_HEADER": "X-Client-Cert"})
+    assert header._binding is not None
+    assert header._binding.cert_header == "X-Client-Cert"
+    with pytest.raises(ConfigurationError, match="^M2M_GUARD_DPOP "):
+        Verifier.from_env(environ={**env, "M2M_GUARD_DPOP": "maybe"})

@@ -13,18 +13,21 @@ replay store, the only step that may wait. Every refusal carries the
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 
 from ._sansio.binding import Binding
 from ._sansio.claims import M2MClaims
 from ._sansio.dpop import DPoPProof
-from ._sansio.dpop_errors import InvalidDPoPProofError
+from ._sansio.dpop_errors import InvalidDPoPProofError, ReplayStoreUnavailableError
 from ._sansio.engine import Engine
 from ._sansio.errors import M2MGuardError, MissingTokenError
 from ._sansio.request import RequestContext
 from ._sansio.rules import RouteRules
 
 __all__ = ["BoundEntryPoints"]
+
+logger = logging.getLogger("m2m_guard.dpop")
 
 Scopes = tuple[str, ...]
 _REPLAYED = "The DPoP proof was used before (its jti is not new)."
@@ -132,10 +135,8 @@ class BoundEntryPoints:
             if claims is None:
                 claims = self._fresh_bound(token, max_age)
             proof = self._bound_check(claims, scheme, token, request)
-            if proof is not None:
-                store = self._binding.store  # type: ignore[union-attr]
-                if not store.claim(proof.replay_key, proof.replay_until):
-                    raise InvalidDPoPProofError(_REPLAYED)
+            if proof is not None and not _claimed(self._binding, proof):
+                raise InvalidDPoPProofError(_REPLAYED)
         except M2MGuardError as exc:
             self._refuse(exc, scheme, path)
             raise
@@ -168,10 +169,8 @@ class BoundEntryPoints:
             if claims is None:
                 claims = await self._fresh_bound_async(token, max_age)
             proof = self._bound_check(claims, scheme, token, request)
-            if proof is not None:
-                store = self._binding.store  # type: ignore[union-attr]
-                if not await store.claim_async(proof.replay_key, proof.replay_until):
-                    raise InvalidDPoPProofError(_REPLAYED)
+            if proof is not None and not await _claimed_async(self._binding, proof):
+                raise InvalidDPoPProofError(_REPLAYED)
         except M2MGuardError as exc:
             self._refuse(exc, scheme, path)
             raise
@@ -180,3 +179,27 @@ class BoundEntryPoints:
         except M2MGuardError as exc:
             self._challenge(exc, scheme, again=True)  # reported by _granted_async
             raise
+
+
+def _claimed(binding: Binding | None, proof: DPoPProof) -> bool:
+    """Whether the proof's ``jti`` is new (the replay store's answer)."""
+    assert binding is not None
+    try:
+        return binding.store.claim(proof.replay_key, proof.replay_until) is True
+    except M2MGuardError:
+        raise
+    except Exception as exc:  # a store's own failure: 503, never a 500, never a pass
+        logger.warning("the DPoP replay store failed: %s", type(exc).__name__)
+        raise ReplayStoreUnavailableError(retry_after=5) from exc
+
+
+async def _claimed_async(binding: Binding | None, proof: DPoPProof) -> bool:
+    """Like ``_claimed``, awaiting the store's ``claim_async``."""
+    assert binding is not None
+    try:
+        return await binding.store.claim_async(proof.replay_key, proof.replay_until) is True
+    except M2MGuardError:
+        raise
+    except Exception as exc:
+        logger.warning("the DPoP replay store failed: %s", type(exc).__name__)
+        raise ReplayStoreUnavailableError(retry_after=5) from exc

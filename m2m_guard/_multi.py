@@ -47,6 +47,12 @@ class MultiIssuerVerifier(VerifierBase):
         self.verifiers: tuple[IssuerVerifier, ...] = tuple(verifiers)
         if not self.verifiers or not all(isinstance(v, IssuerVerifier) for v in self.verifiers):
             raise ConfigurationError("combine needs one or more Verifier objects")
+        if any(v._binding is not None for v in self.verifiers):
+            # The binding path is one verifier's (its replay store, its proof rules).
+            raise ConfigurationError(
+                "combine does not take verifiers with dpop= or mtls= (sender-constrained "
+                "tokens): protect those routes with their own Verifier"
+            )
         # One issuer may serve several verifiers (two Stytch projects share
         # the base URL issuer); the token's audience then tells them apart.
         self._by_issuer: dict[str, tuple[IssuerVerifier, ...]] = {}

@@ -3,9 +3,9 @@
 
 from __future__ import annotations
 
-from .errors import M2MGuardError
+from .errors import KeysUnavailableError, M2MGuardError
 
-__all__ = ["InvalidDPoPProofError", "UseDPoPNonceError"]
+__all__ = ["InvalidDPoPProofError", "ReplayStoreUnavailableError", "UseDPoPNonceError"]
 
 
 class InvalidDPoPProofError(M2MGuardError):
@@ -41,3 +41,10 @@ class UseDPoPNonceError(InvalidDPoPProofError):
         headers = super().response_headers(realm, resource_metadata=resource_metadata)
         headers["dpop-nonce"] = self.nonce
         return headers
+
+
+class ReplayStoreUnavailableError(KeysUnavailableError):
+    """The replay store could not answer (a shared store unreachable): the
+    proof may be fine, so 503 with ``Retry-After``, never an acceptance."""
+
+    default_description = "The DPoP proof cannot be checked right now; try again later."

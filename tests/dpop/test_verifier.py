@@ -15,6 +15,7 @@ from m2m_guard import (
     InvalidDPoPProofError,
     InvalidRequestError,
     InvalidTokenError,
+    KeysUnavailableError,
     M2MGuardError,
     MemoryReplayStore,
     MissingTokenError,
@@ -333,5 +334,46 @@ def test_from_env_reads_the_binding_settings() -> None:
     header = Verifier.from_env(environ={**env, "M2M_GUARD_MTLS_CERT_HEADER": "X-Client-Cert"})
     assert header._binding is not None
     assert header._binding.cert_header == "X-Client-Cert"
-    with pytest.raises(ConfigurationError, match="^M2M_GUARD_DPOP "):
+    with pytest.raises(ConfigurationError, match=r"^M2M_GUARD_DPOP "):
         Verifier.from_env(environ={**env, "M2M_GUARD_DPOP": "maybe"})
+
+
+def test_combine_refuses_verifiers_that_take_bound_tokens(
+    rsa_key: SigningKey, clock: FakeClock
+) -> None:
+    """A combined verifier has no binding path: building one from a DPoP verifier fails."""
+    with pytest.raises(ConfigurationError, match="combine"):
+        Verifier.combine(make(rsa_key, clock), make(rsa_key, clock, dpop="allowed"))
+
+
+class BrokenStore:
+    """A shared store that is down."""
+
+    def claim(self, key: str, expires_at: float) -> bool:
+        raise ConnectionError("redis is down")
+
+    async def claim_async(self, key: str, expires_at: float) -> bool:
+        raise ConnectionError("redis is down")
+
+
+def test_a_failing_replay_store_is_a_503_never_a_pass(
+    rsa_key: SigningKey, clock: FakeClock
+) -> None:
+    """A store that raises (unreachable) answers 503 with Retry-After, sync and async."""
+    key = DPoPKey()
+    policy = DPoPPolicy(replay_store=BrokenStore())
+    verifier = make(rsa_key, clock, dpop="allowed", dpop_policy=policy)
+    bound = rsa_key.sign(stytch_claims(clock(), cnf={"jkt": key.jkt}))
+
+    def context() -> RequestContext:
+        proof = key.proof("GET", "https://api.example.com/orders", now=clock(), token=bound)
+        return request(f"DPoP {bound}", proof=proof)
+
+    first = context()
+    with pytest.raises(KeysUnavailableError) as caught:
+        verifier.verify_authorization(values(first), request=first)
+    assert caught.value.status_code == 503
+    assert error_response(caught.value).status == 503
+    second = context()
+    with pytest.raises(KeysUnavailableError):
+        anyio.run(lambda: verifier.verify_authorization_async(values(second), request=second))

@@ -93,7 +93,7 @@ class SyncSender:
                     content = response.read()
             except HTTP_ERRORS as exc:
                 return timed_out(self._package, built) if watchdog.fired else Unreachable(exc)
-        return Reply(response.status_code, content)
+        return Reply(response.status_code, content, dict(response.headers.items()))
 
     def close(self) -> None:
         """Close the client the sender created, if any."""

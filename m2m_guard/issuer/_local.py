@@ -41,7 +41,7 @@ __all__ = ["LocalIssuer"]
 logger = logging.getLogger("m2m_guard.issuer")
 
 
-def _bindings(dpop: object, mtls: object) -> dict[str, bool]:
+def _bindings(dpop: object, mtls: object) -> dict[str, Any]:
     """The sender-constraint flags that were given, checked."""
     given = {
         "dpop_bound_access_tokens": dpop,
@@ -123,6 +123,11 @@ class LocalIssuer:
     def issuer(self) -> str:
         """The ``iss`` of every token: ``stytch.com/{project_id}`` or the issuer URL."""
         return self._minter.issuer
+
+    @property
+    def clock(self) -> Callable[[], float]:
+        """The issuer's clock: seconds since the epoch."""
+        return self._clock
 
     @property
     def issuer_url(self) -> str | None:
@@ -290,6 +295,7 @@ class LocalIssuer:
         scopes: Iterable[str] | None = None,
         custom_claims: Mapping[str, Any] | None = None,
         params: Mapping[str, Any] | None = None,
+        confirmation: Mapping[str, str] | None = None,
     ) -> IssuedToken:
         """The client-credentials grant: authenticate, check scopes, sign.
 
@@ -299,8 +305,12 @@ class LocalIssuer:
         Stytch. ``custom_claims`` are claims from trusted code, added at the
         top level as they are. Failures are :class:`OAuthError`
         (``invalid_client``, ``invalid_scope`` …).
+        ``confirmation`` binds the token: ``{"jkt": ...}`` from a checked DPoP
+        proof, ``{"x5t#S256": ...}`` from the caller's TLS certificate.
         """
-        return self._grant.issue(client_id, client_secret, scopes, custom_claims, params)
+        return self._grant.issue(
+            client_id, client_secret, scopes, custom_claims, params, confirmation
+        )
 
     def mint_token(
         self,

@@ -21,8 +21,8 @@ import secrets
 import threading
 from collections.abc import Callable, Sequence
 
-from m2m_guard._sansio import dpop as core
-from m2m_guard._sansio.errors import M2MGuardError
+from m2m_guard._sansio.dpop import DEFAULT_DPOP_ALGORITHMS, DPoPPolicy, check_proof
+from m2m_guard._sansio.dpop_errors import InvalidDPoPProofError, UseDPoPNonceError
 
 from ._errors import OAuthError
 
@@ -31,35 +31,41 @@ __all__ = ["DEFAULT_PROOF_WINDOW", "DPOP_ALGORITHMS", "ProofChecker"]
 logger = logging.getLogger("m2m_guard.issuer")
 
 #: what proofs may be signed with: asymmetric algorithms only (RFC 9449 §4.3)
-DPOP_ALGORITHMS = ("ES256", "ES384", "ES512", "EdDSA", "PS256", "RS256")
-DEFAULT_PROOF_WINDOW = 300  # seconds a proof's iat may be off (RFC 9449 §11.1)
+DPOP_ALGORITHMS = DEFAULT_DPOP_ALGORITHMS
+DEFAULT_PROOF_WINDOW = 300.0  # seconds after its iat a proof is accepted (RFC 9449 §11.1)
+_LEEWAY = 5.0  # seconds of clock skew between caller and issuer
 _MAX_REMEMBERED = 100_000  # jtis kept at most; past that, refuse rather than forget
 
 
 class ProofChecker:
-    """Checks the token endpoint's DPoP proofs for one issuer; thread-safe."""
+    """Checks the token endpoint's DPoP proofs for one issuer; thread-safe.
+
+    ``nonces`` turns on server nonces (HMAC of a time window under a
+    secret of this process; nothing stored).
+    """
 
     def __init__(
         self,
         *,
         clock: Callable[[], float],
         nonces: bool = False,
-        window: int = DEFAULT_PROOF_WINDOW,
-        nonce_secret: bytes | None = None,
+        window: float = DEFAULT_PROOF_WINDOW,
     ) -> None:
         self._clock = clock
-        self.window = window
-        self.nonces = (
-            core.NonceIssuer(nonce_secret or secrets.token_bytes(32), lifetime=window)
-            if nonces
-            else None
+        self.policy = DPoPPolicy(
+            iat_window=window,
+            leeway=_LEEWAY,
+            algorithms=DPOP_ALGORITHMS,
+            nonce_secret=secrets.token_bytes(32) if nonces else None,
+            nonce_lifetime=window,
         )
-        self._seen: dict[str, float] = {}  # jti -> until when it is remembered
+        self._nonces = self.policy.nonces
+        self._seen: dict[str, float] = {}  # replay key -> until when it is remembered
         self._lock = threading.Lock()
 
     def fresh_nonce(self) -> str | None:
-        """A nonce to hand out with every token endpoint answer, when nonces are on."""
-        return None if self.nonces is None else self.nonces.issue(self._clock())
+        """The nonce to hand out with every token endpoint answer, when nonces are on."""
+        return None if self._nonces is None else self._nonces.current(self._clock())
 
     def check(self, headers: Sequence[str], token_url: str) -> str | None:
         """The thumbprint the token is to be bound to, or None without a ``DPoP`` header."""
@@ -69,40 +75,36 @@ class ProofChecker:
             raise _invalid("Send exactly one DPoP header.")
         now = self._clock()
         try:
-            proof = core.check_proof(
+            proof = check_proof(
                 headers[0],
                 method="POST",
                 url=token_url,
+                access_token=None,  # §5: no token yet, so no ath
+                policy=self.policy,
                 now=now,
-                window=self.window,
-                nonces=self.nonces,
             )
-        except core.NonceRequiredError as exc:
-            raise self._nonce_error(str(exc)) from exc
-        except M2MGuardError as exc:
+        except UseDPoPNonceError as exc:
+            error = OAuthError("use_dpop_nonce", "Send the proof again with the DPoP-Nonce.")
+            error.headers = {"DPoP-Nonce": exc.nonce}
+            raise error from exc
+        except InvalidDPoPProofError as exc:
             logger.info("token request refused: bad DPoP proof: %s", exc)
             raise _invalid(str(exc)) from exc
-        if not self._first_use(proof.jti, now + 2 * self.window):
+        if not self._first_use(proof.replay_key, proof.replay_until, now):
             logger.info("token request refused: DPoP proof replayed")
             raise _invalid("This DPoP proof was used before.")
         return proof.jkt
 
-    def _nonce_error(self, why: str) -> OAuthError:
-        error = OAuthError("use_dpop_nonce", f"{why} Send the proof again with this DPoP-Nonce.")
-        error.headers = {"DPoP-Nonce": self.fresh_nonce() or ""}
-        return error
-
-    def _first_use(self, jti: str, until: float) -> bool:
-        now = self._clock()
+    def _first_use(self, key: str, until: float, now: float) -> bool:
         with self._lock:
             if len(self._seen) >= _MAX_REMEMBERED:
-                self._seen = {key: end for key, end in self._seen.items() if end > now}
+                self._seen = {seen: end for seen, end in self._seen.items() if end > now}
                 if len(self._seen) >= _MAX_REMEMBERED:
                     return False
-            end = self._seen.get(jti)
+            end = self._seen.get(key)
             if end is not None and end > now:
                 return False
-            self._seen[jti] = until
+            self._seen[key] = until
             return True
 
 

@@ -16,34 +16,32 @@ certificate is refused (``invalid_request``), never ignored.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import unquote
 
-from cryptography import x509
-from cryptography.hazmat.primitives import serialization
+from m2m_guard._sansio.binding import cert_thumbprint
 
 from ._errors import OAuthError
 
 __all__ = ["certificate_thumbprint"]
 
-_XFCC_CERT = re.compile(r'(?:^|[;,])\s*Cert="?([^";,]+)"?', re.IGNORECASE)
+_XFCC_CERT = re.compile(r'(?:^|;)Cert="?([^";]+)"?')  # Envoy: Hash=…;Cert="<URL-encoded PEM>"
 _MAX_HEADER = 16 * 1024
 
 
 def _thumbprint(pem: str) -> str:
     try:
-        certificate = x509.load_pem_x509_certificate(pem.encode("ascii"))
+        return cert_thumbprint(pem)
     except (ValueError, UnicodeEncodeError) as exc:
         raise OAuthError("invalid_request", "The client certificate is not PEM.") from exc
-    der = certificate.public_bytes(serialization.Encoding.DER)
-    return base64.urlsafe_b64encode(hashlib.sha256(der).digest()).rstrip(b"=").decode("ascii")
 
 
-def _from_header(value: str) -> str:
+def _from_header(values: Sequence[str]) -> str:
+    if len(values) != 1:  # a caller's own next to the proxy's
+        raise OAuthError("invalid_request", "Send exactly one client certificate header.")
+    value = values[0]
     if len(value) > _MAX_HEADER:
         raise OAuthError("invalid_request", "The client certificate header is too large.")
     match = _XFCC_CERT.search(value)
@@ -51,14 +49,18 @@ def _from_header(value: str) -> str:
 
 
 def certificate_thumbprint(
-    scope: Mapping[str, Any], headers: Mapping[str, str], header: str | None
+    scope: Mapping[str, Any], headers: Sequence[tuple[str, str]], header: str | None
 ) -> str | None:
-    """The ``x5t#S256`` of the caller's certificate, or None when there is none."""
+    """The ``x5t#S256`` of the caller's certificate, or None when there is none.
+
+    ``headers`` are the request's (name, value) pairs, names in lower case.
+    """
     tls = scope.get("extensions", {}).get("tls") or {}
     chain = tls.get("client_cert_chain") or ()
     if chain:
         return _thumbprint(str(chain[0]))
     if header is None:
         return None
-    value = headers.get(header.lower())
-    return None if not value else _from_header(value)
+    name = header.lower()
+    values = [value for key, value in headers if key == name]
+    return None if not values else _from_header(values)

@@ -154,7 +154,9 @@ class PublicRoutes:
         jkt = self.proofs.check(request.headers.getlist("dpop"), token_url)
         if jkt is not None:
             found["jkt"] = jkt
-        thumbprint = certificate_thumbprint(request.scope, request.headers, self.mtls_cert_header)
+        thumbprint = certificate_thumbprint(
+            request.scope, request.headers.items(), self.mtls_cert_header
+        )
         if thumbprint is not None:
             found["x5t#S256"] = thumbprint
         return found

@@ -20,7 +20,10 @@ def test_demo_walks_the_guide_and_leaves_no_thread(capsys: pytest.CaptureFixture
     out = capsys.readouterr().out
     assert status == 0, out
     assert "UNEXPECTED" not in out
-    assert "All 9 steps behaved as Stytch's guide describes." in out
+    assert "All 10 steps behaved as Stytch's guide describes." in out
+    assert "token_type=DPoP" in out
+    assert out.count('error="invalid_dpop_proof"') == 2  # replayed, stolen
+    assert "-> 401 invalid_token: The token is DPoP-bound" in out  # sent as Bearer
     assert "-> 403 insufficient_scope" in out
     assert 'scope="write:settings"' in out
     assert "-> 401 invalid_client: The client is inactive." in out

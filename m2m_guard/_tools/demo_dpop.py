@@ -9,15 +9,39 @@ a thief without the private key would have to send it.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any, Protocol
 
 from m2m_guard._presets import stytch_token_url
 from m2m_guard.client import DPoPKey
 
-if TYPE_CHECKING:
-    from .demo import _Walk
-
 __all__ = ["dpop_step"]
+
+
+class _Walk(Protocol):
+    """What the step uses of the demo's walk-through (``demo._Walk``)."""
+
+    issuer_url: str
+    api_url: str
+    project_id: str
+
+    def say(self, text: str) -> None: ...
+    def heading(self, text: str) -> None: ...
+    def call(
+        self,
+        method: str,
+        url: str,
+        expect: int,
+        *,
+        note: str = "",
+        summary: Callable[[dict[str, Any]], str] | None = None,
+        **kwargs: Any,
+    ) -> dict[str, Any]: ...
+    def project_call(
+        self, method: str, path: str, expect: int, **kwargs: Any
+    ) -> dict[str, Any]: ...
+    def token(self, client_id: str, secret: str, expect: int = 200, **params: str) -> str: ...
+    def api(self, method: str, path: str, token: str | None, expect: int) -> dict[str, Any]: ...
 
 
 def _short(value: str, keep: int = 16) -> str:

@@ -81,9 +81,9 @@ class BoundEntryPoints:
         self._challenge(exc, scheme)
         self._failed(exc, path)
 
-    def _challenge(self, exc: M2MGuardError, scheme: str | None) -> None:
+    def _challenge(self, exc: M2MGuardError, scheme: str | None, again: bool = False) -> None:
         binding = self._binding
-        if binding is not None and "dpop_challenge" not in vars(exc):
+        if binding is not None and (again or "dpop_challenge" not in vars(exc)):
             exc.dpop_challenge = binding.challenge(scheme)
 
     def _bound_credentials(
@@ -142,7 +142,7 @@ class BoundEntryPoints:
         try:
             return self._granted(claims, cached, required, any_of, path, request, rules)
         except M2MGuardError as exc:
-            self._challenge(exc, scheme)  # reported by _granted already
+            self._challenge(exc, scheme, again=True)  # reported by _granted already
             raise
 
     async def _bound_async(
@@ -178,5 +178,5 @@ class BoundEntryPoints:
         try:
             return await self._granted_async(claims, cached, required, any_of, path, request, rules)
         except M2MGuardError as exc:
-            self._challenge(exc, scheme)  # reported by _granted_async already
+            self._challenge(exc, scheme, again=True)  # reported by _granted_async
             raise

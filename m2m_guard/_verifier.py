@@ -210,7 +210,9 @@ class Verifier(IssuerVerifier, IssuerPresets):
                 raise ConfigurationError.of("dpop_policy", 'needs dpop="allowed" or "required"')
             return
         policy = policy or DPoPPolicy()
-        store = policy.replay_store or MemoryReplayStore(clock=clock)
+        store = policy.replay_store
+        if store is None:
+            store = MemoryReplayStore(clock=clock)
         self._binding = Binding(
             dpop, policy, store, self.policy.leeway, mtls=mtls, cert_header=cert_header
         )

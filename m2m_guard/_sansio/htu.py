@@ -50,11 +50,31 @@ def normalize_path(path: str) -> str:
     return path
 
 
+# A service has few URLs and each caller signs the same htu for each: the
+# normalised forms are remembered (bounded, cleared when full).
+_KNOWN: dict[tuple[str, bool], str | None] = {}
+_MAX_KNOWN = 1024
+
+
 def normalize_htu(url: str, *, strict: bool = True) -> str | None:
     """``url`` normalised (``scheme://host[:port]/path``), or ``None`` when it
     is no absolute ``http(s)`` URL, or (``strict``) has a query, a fragment
     or user info. The request's own URL is normalised with ``strict=False``:
     its query is dropped."""
+    key = (url, strict)
+    try:
+        return _KNOWN[key]
+    except (KeyError, TypeError):
+        pass
+    normal = _normalize(url, strict)
+    if isinstance(url, str) and len(url) <= 2048:
+        if len(_KNOWN) >= _MAX_KNOWN:
+            _KNOWN.clear()
+        _KNOWN[key] = normal
+    return normal
+
+
+def _normalize(url: str, strict: bool) -> str | None:
     if not isinstance(url, str) or not url.isascii() or not url.isprintable() or " " in url:
         return None
     try:

@@ -114,3 +114,15 @@ def test_proof_options_go_together(
     """--method/--url without --dpop, or --dpop without --url: usage errors (exit 2)."""
     assert main(["verify", setup.token, *setup.argv, *extra]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_with_an_invalid_token_a_bad_proof_is_still_named(
+    setup: Setup, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An expired token and a proof for another method: htm fails, binding not reached."""
+    token = setup.issuer.mint_token("c", issued_at=int(time.time()) - 7200, lifetime=60)
+    proof = setup.key.proof("DELETE", URL, access_token=token)
+    argv = ["verify", token, *setup.argv, "--dpop", proof, "--url", URL, "--json"]
+    assert main(argv) == 1
+    checks = _checks(capsys)
+    assert (checks["time"], checks["htm"], checks["binding"]) == ("fail", "fail", "skipped")

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from benchmarks._caller import CALLER_KEYS
 from benchmarks._dpop import DPOP_KEYS
 from benchmarks._load import LoadResult
 from benchmarks._memory import MemoryResult
@@ -197,7 +198,17 @@ def _verification_rows(report: Report) -> list[list[str]]:
          f"{m.median_us / raw:.2f}x" if raw else "-",
          f"{m.median_us / pyjwt:.3f}x" if pyjwt else "-"]
         for m in report.measurements
-        if m.key not in REQUEST_KEYS and m.key not in DPOP_KEYS
+        if m.key not in REQUEST_KEYS and m.key not in DPOP_KEYS and m.key not in CALLER_KEYS
+    ]  # fmt: skip
+
+
+def _caller_rows(report: Report) -> list[list[str]]:
+    bearer = report.us("caller_bearer")
+    return [
+        [m.label, f"{m.median_us:.2f}", f"{m.min_us:.2f}",
+         f"{m.median_us / bearer:.1f}x" if bearer else "-"]
+        for m in report.measurements
+        if m.key in CALLER_KEYS
     ]  # fmt: skip
 
 
@@ -239,6 +250,9 @@ def tables(report: Report) -> list[Table]:
         ("DPoP (RFC 9449, ES256 proofs), µs per proof or request",
          ["item", "median µs/op", "min µs/op", "vs raw ES256", "vs warm bearer"],
          _dpop_rows(report)),
+        ("Caller side (ClientCredentialsAuth, sync flow), µs per request",
+         ["item", "median µs/op", "min µs/op", "vs bearer caller"],
+         _caller_rows(report)),
     ]  # fmt: skip
 
 

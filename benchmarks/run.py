@@ -29,6 +29,7 @@ if __package__ in (None, ""):  # run as a script: make the ``benchmarks`` packag
 
 from benchmarks._aiohttp import aiohttp_cases
 from benchmarks._apps import in_process_cases
+from benchmarks._caller import caller_cases
 from benchmarks._django import django_cases
 from benchmarks._dpop import dpop_cases
 from benchmarks._litestar import litestar_cases
@@ -130,6 +131,7 @@ def run(
                     *frameworks,
                     *rule_cases(world),
                     *dpop_cases(),
+                    *caller_cases(),
                 ],
                 repeats=settings.repeats,
                 target_ns=int(settings.batch_ms * 1e6),

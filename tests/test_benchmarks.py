@@ -53,6 +53,10 @@ ITEMS = {
     "guard_warm_bearer",
     "guard_warm_bearer_dpop_allowed",
     "guard_warm_dpop",
+    # the caller side (benchmarks/_caller.py)
+    "caller_bearer",
+    "caller_dpop",
+    "caller_dpop_proof",
 }
 
 

@@ -43,11 +43,13 @@ from ._sansio.errors import (
 from ._sansio.jwks import JWKSPolicy
 from ._sansio.jws import extract_bearer_token
 from ._sansio.request import RequestContext
+from ._sansio.revocation import RevocationsUnavailableError, TokenRevokedError
 from ._sansio.scope_claims import ScopeClaim
 from ._tenants import MultiTenantVerifier
 from ._types import TokenVerifier
 from ._verifier import Verifier
 from ._version import __version__
+from .revocations import MemoryRevocations
 
 __all__ = [
     "BadSignatureError",
@@ -68,14 +70,17 @@ __all__ = [
     "M2MClaims",
     "M2MGuardError",
     "MalformedTokenError",
+    "MemoryRevocations",
     "MissingTokenError",
     "MultiIssuerVerifier",
     "MultiTenantVerifier",
     "PathMatcher",
     "ProtectedResource",
     "RequestContext",
+    "RevocationsUnavailableError",
     "ScopeClaim",
     "TokenNotYetValidError",
+    "TokenRevokedError",
     "TokenTooLargeError",
     "TokenTooOldError",
     "TokenVerifier",

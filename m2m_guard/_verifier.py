@@ -27,6 +27,7 @@ from ._settings.environment import settings_from_mapping
 from ._verifier_presets import IssuerPresets
 from ._warm_up import ready_or_raise, warm_up, warm_up_async
 from .events import EventHook
+from .revocations import Revocations, revocations_ready, revocations_state
 
 if TYPE_CHECKING:
     from ._http import AsyncClient, SyncClient
@@ -94,6 +95,11 @@ class Verifier(IssuerVerifier, IssuerPresets):
         checks: custom checks ``check(claims, request)``, run after the
             claims and before the scopes; each returns ``None`` or raises an
             ``M2MGuardError`` (README, "Custom checks and per-route rules").
+        revocations: a revocation backend (``MemoryRevocations``, or
+            ``m2m_guard.redis.RedisRevocations`` for many replicas), checked
+            on every verification, token-cache hits included: a revoked
+            token is a 401, a revocation state too stale to trust a 503
+            (README, "Revocation"). The verifier does not close it.
     """
 
     def __init__(
@@ -128,6 +134,7 @@ class Verifier(IssuerVerifier, IssuerPresets):
         clock: Callable[[], float] = time.time,
         on_event: EventHook | None = None,
         checks: Iterable[Check] = (),
+        revocations: Revocations | None = None,
     ) -> None:
         self.policy = claims_policy(
             issuer=issuer,
@@ -164,7 +171,9 @@ class Verifier(IssuerVerifier, IssuerPresets):
             clock=clock,
             max_token_size=size_cap,
             token_cache_size=cache_size,
+            revocations=revocations_state(revocations),
         )
+        self.revocations = revocations
         self._token_url = token_url_of(token_url)
         self._on_event = on_event
         self._sync = SyncDriver(http_client)
@@ -243,8 +252,10 @@ class Verifier(IssuerVerifier, IssuerPresets):
 
     @property
     def ready(self) -> bool:
-        """Whether usable keys are cached (for readiness probes)."""
-        return self.cache.has_usable_keys()
+        """Whether usable keys are cached (for readiness probes), and the
+        revocation state, if any, may be trusted."""
+        revocations = self.revocations
+        return self.cache.has_usable_keys() and (revocations is None or revocations.ready)
 
     def warm_up(self, *, strict: bool = False) -> bool:
         """Fetch the keys now if none are cached.
@@ -255,12 +266,16 @@ class Verifier(IssuerVerifier, IssuerPresets):
         key …), so that a wrong JWKS URL fails the deploy, not every request.
         """
         warm_up(self._sync, (self.cache,))
-        return ready_or_raise((self.cache,), strict)
+        if self.revocations is not None:
+            self.revocations.warm_up()
+        return ready_or_raise((self.cache,), strict) and revocations_ready(self.revocations, strict)
 
     async def warm_up_async(self, *, strict: bool = False) -> bool:
         """Like ``warm_up``, for async code (e.g. an ASGI lifespan handler)."""
         await warm_up_async(self._async, (self.cache,))
-        return ready_or_raise((self.cache,), strict)
+        if self.revocations is not None:
+            await self.revocations.warm_up_async()
+        return ready_or_raise((self.cache,), strict) and revocations_ready(self.revocations, strict)
 
     # -- resources ------------------------------------------------------------
 

@@ -116,7 +116,8 @@ class Revocations:
 
     def revoke_client(self, client_id: str, *, issued_before: float | None = None) -> None:
         """Refuse every token of ``client_id`` issued before ``issued_before``
-        (seconds since the epoch; default now). A later call replaces the cut-off."""
+        (seconds since the epoch; default now). Cut-offs only move forward: a
+        later ``issued_before`` replaces an earlier one, never the reverse."""
         at = self._cut_off(issued_before)
         self._record(self._event("client", client_id, at, "issued_before"))
 

@@ -21,6 +21,11 @@ being trustworthy (the backend could not reach its store for ``max_stale``
 seconds); from then on every token is answered 503 with ``Retry-After``
 (``RevocationsUnavailableError``) until the backend catches up.
 
+Revocations only grow (until a jti's ``exp`` passes): a later cut-off
+replaces an earlier one, never the other way round, so events and resyncs
+merge the same in any order, and a store that lost its data is refilled
+from any replica that remembers (``merge``).
+
 One writer at a time: the backends serialise their writes (a lock); readers
 need none (every read is one atomic dictionary or attribute access).
 
@@ -214,19 +219,49 @@ class RevocationState:
         self.retry_after = 5.0
 
     def apply(self, event: RevocationEvent) -> None:
-        """Record one revocation (the latest cut-off of a client or issuer wins)."""
-        target = {"jti": self.jtis, "client": self.clients, "issuer": self.issuers}[event.kind]
-        target[event.value] = float(event.at)
-        self.epoch += 1
+        """Record one revocation. Revocations only ever grow: a jti's ``until``
+        and a cut-off take the later of the known and the new time, so
+        events and resyncs merge the same in any order."""
+        target = self._map(event.kind)
+        at = float(event.at)
+        known = target.get(event.value)
+        if known is None or at > known:
+            target[event.value] = at
+            self.epoch += 1
 
-    def replace(
+    def _map(self, kind: str) -> dict[str, float]:
+        return {"jti": self.jtis, "client": self.clients, "issuer": self.issuers}[kind]
+
+    def merge(
         self, jtis: dict[str, float], clients: dict[str, float], issuers: dict[str, float]
-    ) -> None:
-        """Take a full snapshot (a resync); unchanged maps keep the epoch."""
-        if (jtis, clients, issuers) == (self.jtis, self.clients, self.issuers):
-            return
-        self.jtis, self.clients, self.issuers = jtis, clients, issuers
-        self.epoch += 1
+    ) -> list[RevocationEvent]:
+        """Take in a full snapshot of the store (a resync).
+
+        Returns what the snapshot lacks and this copy knows (a store that lost
+        its data, e.g. a Redis restarted without persistence): the backend
+        writes it back, so no revocation is forgotten while one replica
+        remembers it.
+        """
+        missing: list[RevocationEvent] = []
+        for kind, theirs in (("jti", jtis), ("client", clients), ("issuer", issuers)):
+            ours = self._map(kind)
+            for value, at in ours.items():
+                known = theirs.get(value)
+                if known is None or known < at:
+                    missing.append(RevocationEvent(kind, value, at))  # type: ignore[arg-type]
+            merged = dict(ours)
+            changed = False
+            for value, at in theirs.items():
+                known = merged.get(value)
+                if known is None or at > known:
+                    merged[value] = at
+                    changed = True
+            if changed:  # swapped whole: readers never see a dict change size
+                setattr(
+                    self, {"jti": "jtis", "client": "clients", "issuer": "issuers"}[kind], merged
+                )
+                self.epoch += 1
+        return missing
 
     def prune(self, now: float, leeway: float = 0.0) -> list[str]:
         """Forget jtis past their ``exp`` (plus ``leeway``); returns them."""

@@ -138,10 +138,10 @@ def test_a_token_without_iat_is_refused_when_its_client_has_a_cut_off(
     revocations.revoke_client(CLIENT_ID, issued_before=clock.now - 1000)
     with pytest.raises(TokenRevokedError):
         verifier.verify(token)
-    revocations.revoke_issuer(ISSUER, issued_before=clock.now - 1000)
-    revocations.revoke_client(CLIENT_ID, issued_before=0)  # replaced: the issuer's cut-off acts
+    by_issuer = MemoryRevocations(clock=clock)
+    by_issuer.revoke_issuer(ISSUER, issued_before=clock.now - 1000)
     with pytest.raises(TokenRevokedError):
-        verifier.verify(token)
+        make(rsa_key, clock, by_issuer, required_claims=("exp",)).verify(token)
 
 
 def test_revoked_jtis_are_pruned_after_their_expiry(
@@ -305,13 +305,20 @@ def test_bad_namespaces_are_refused(namespace: object) -> None:
         redis_keys(namespace)  # type: ignore[arg-type]
 
 
-def test_replacing_the_state_keeps_the_epoch_when_nothing_changed() -> None:
-    """A resync that finds the same maps leaves cached checks valid."""
+def test_merging_a_snapshot_keeps_the_later_times_and_reports_what_the_store_lacks() -> None:
+    """A resync only adds; what the store lost comes back as events to write back."""
     state = RevocationState()
-    state.replace({"j": 1.0}, {}, {})
+    assert state.merge({"j": 10.0}, {"c": 5.0}, {}) == []
     epoch = state.epoch
-    state.replace({"j": 1.0}, {}, {})
-    assert state.epoch == epoch
-    state.replace({}, {}, {})
-    assert state.epoch == epoch + 1
-    assert state.prune(10.0) == []
+    assert state.merge({"j": 10.0}, {"c": 5.0}, {}) == []
+    assert state.epoch == epoch  # nothing new: cached checks stay valid
+    missing = state.merge({}, {"c": 4.0, "d": 1.0}, {"i": 2.0})
+    assert missing == [RevocationEvent("jti", "j", 10.0), RevocationEvent("client", "c", 5.0)]
+    assert state.jtis == {"j": 10.0}
+    assert state.clients == {"c": 5.0, "d": 1.0}
+    assert state.issuers == {"i": 2.0}
+    assert state.epoch > epoch
+    state.apply(RevocationEvent("client", "c", 1.0))  # earlier: no effect
+    assert state.clients["c"] == 5.0
+    assert state.prune(10.5) == ["j"]
+    assert state.prune(10.5) == []

@@ -118,8 +118,10 @@ def test_a_client_revoked_on_one_replica_is_refused_by_the_others(fleet: Fleet) 
         )
         answers.append(answer.status_code)
 
-    with admin:
+    try:
         took = until_refused(fleet.replicas[1:], token, revoke)
+    finally:
+        admin.close()
     assert answers == [200]
     show("revoke_client answered by a -> refused by b, c", took)
     assert set(took) == {"b", "c"}

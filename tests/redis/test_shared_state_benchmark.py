@@ -1,0 +1,37 @@
+"""The shared-state benchmark runs end to end (its targets belong to the benchmark itself)."""
+
+from __future__ import annotations
+
+import pytest
+
+from benchmarks import shared_state
+
+pytestmark = pytest.mark.slow
+
+
+def test_a_tiny_run_reports_every_case_ratio_and_the_propagation(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Every case has a positive time; the text names every ratio and the propagation."""
+    results = shared_state.run(quick=True, repeats=2, iterations=5, propagations=3)
+    assert set(results.measurements) == {
+        f"{case}_{kind}"
+        for case in ("warm_verify", "warm_header")
+        for kind in ("none", "memory", "redis")
+    } | {
+        "cold_none",
+        "cold_memory",
+        "raw_es256",
+        "claim_memory",
+        "claim_redis",
+        "claim_redis_async",
+    }
+    assert all(m.median_ns > 0 for m in results.measurements.values())
+    assert len(results.propagation_ms) == 3
+    assert all(0 < ms < 5000 for ms in results.propagation_ms)
+    text = results.text()
+    assert text.count("x") >= len(shared_state.RATIOS)
+    assert "propagation of a revocation" in text
+    assert isinstance(results.within_target, bool)
+    assert shared_state.main(["--quick"]) in (0,)
+    assert "warm verify(), revocations: redis" in capsys.readouterr().out

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from benchmarks import shared_state
+from benchmarks._output import _kept_sections
 
 pytestmark = pytest.mark.slow
 
@@ -35,3 +38,25 @@ def test_a_tiny_run_reports_every_case_ratio_and_the_propagation(
     assert isinstance(results.within_target, bool)
     assert shared_state.main(["--quick"]) in (0,)
     assert "warm verify(), revocations: redis" in capsys.readouterr().out
+
+
+def test_its_markdown_section_replaces_itself_and_survives_a_regeneration(
+    tmp_path: Path,
+) -> None:
+    """write_markdown keeps one section; benchmarks/run.py's writer carries it over."""
+    results = shared_state.run(quick=True, repeats=1, iterations=2, propagations=2)
+    path = tmp_path / "BENCHMARKS.md"
+    path.write_text("# Benchmarks\n\n## Results\n\nx\n\n## Targets\n\ny\n", encoding="utf-8")
+    results.write_markdown(path)
+    results.write_markdown(path)
+    text = path.read_text(encoding="utf-8")
+    assert text.count(shared_state.SECTION) == 1
+    assert text.startswith("# Benchmarks\n\n## Results\n\nx\n\n## Targets\n\ny\n\n")
+    assert "| warm verify(), revocations: redis |" in text
+    kept = _kept_sections(path)
+    assert kept[1] == shared_state.SECTION
+    assert "propagation" in "\n".join(kept).lower()
+    assert _kept_sections(tmp_path / "absent.md") == []
+    fresh = tmp_path / "fresh.md"
+    results.write_markdown(fresh)
+    assert fresh.read_text(encoding="utf-8").startswith("# Benchmarks\n\n" + shared_state.SECTION)

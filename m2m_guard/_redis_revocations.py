@@ -134,9 +134,8 @@ class RedisRevocations(Revocations):
     def _run(self) -> None:
         backoff = 0.05
         while not self._stop.is_set():
-            pubsub = None
+            pubsub = self._client.pubsub()  # no I/O yet: subscribe connects
             try:
-                pubsub = self._client.pubsub()
                 pubsub.subscribe(self._keys.events)
                 self.resync()
                 backoff = 0.05
@@ -144,9 +143,8 @@ class RedisRevocations(Revocations):
             except REDIS_ERRORS as exc:
                 self._lost(exc)
             finally:
-                if pubsub is not None:
-                    with contextlib.suppress(*REDIS_ERRORS):
-                        pubsub.close()
+                with contextlib.suppress(*REDIS_ERRORS):
+                    pubsub.close()
             self._stop.wait(backoff)
             backoff = min(backoff * 2, MAX_BACKOFF)
 

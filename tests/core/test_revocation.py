@@ -298,6 +298,12 @@ def test_malformed_events_are_value_errors(raw: str | bytes) -> None:
         decode_event(raw)
 
 
+def test_an_event_of_an_unknown_kind_cannot_be_built() -> None:
+    """Only jti, client and issuer revocations exist."""
+    with pytest.raises(ValueError, match="unknown revocation kind"):
+        RevocationEvent("token", "x", 1.0)  # type: ignore[arg-type]
+
+
 @pytest.mark.parametrize("namespace", ["", "a:b", "a b", "x" * 129, "\x00", 3])
 def test_bad_namespaces_are_refused(namespace: object) -> None:
     """The namespace cannot break out of its keys."""

@@ -283,6 +283,10 @@ class RedisRevocations(Revocations):
         if self._owned:
             self._client.close()
 
+    async def aclose(self) -> None:
+        """Like ``close``, waiting for the thread without blocking the loop."""
+        await anyio.to_thread.run_sync(self.close)
+
     def _after_fork(self) -> None:
         # A forked child (gunicorn --preload …) has no thread: start its own.
         self._lock = threading.Lock()

@@ -189,7 +189,9 @@ async def test_async_twins_write_through_redis(
     await by_url.revoke_issuer_async("i", issued_before=20)
     eventually(lambda: "c" in by_url.state.clients and "a" in by_client.state.jtis)
     assert by_client.state.issuers == {"i": 20.0}
-    by_client.close()
+    await by_client.aclose()
+    assert by_client._thread is not None
+    assert not by_client._thread.is_alive()
     assert client.ping()  # a client of yours is not closed
     client.close()
 

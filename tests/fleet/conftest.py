@@ -19,7 +19,7 @@ from tests.support.redis_server import RedisServer, free_port, running_redis
 ROOT = Path(__file__).resolve().parents[2]
 
 #: the max_stale of every replica (seconds): the stale-if-error window
-MAX_STALE = 2.0
+MAX_STALE = 3.0
 
 
 class Replica:

@@ -324,11 +324,11 @@ def test_redis_killed_mid_run_stale_then_503_then_recovery_and_never_a_500(fleet
     assert set(statuses) <= {200, 401, 503}, statuses  # never a 500, never a dropped connection
     assert slowest < 2.0  # never a hang
     assert 200 not in Counter(s for r in load.records if r[2] == "revoked" for s in [r[3]])
-    margin = 0.4
+    margin = 0.75  # a loaded machine: sending and answering are not the same instant
     assert set(load.between(0, killed, "valid")) == {200}
     assert set(load.between(killed + margin, killed + MAX_STALE - margin, "valid")) == {200}
     assert set(load.between(killed + margin, killed + MAX_STALE - margin, "revoked")) == {401}
-    closed = [r for r in load.records if killed + MAX_STALE + margin <= r[0] < restarted]
+    closed = [r for r in load.records if killed + MAX_STALE + margin <= r[0] < restarted - 0.2]
     assert closed
     assert {r[3] for r in closed} == {503}
     assert all(r[5] is not None and int(r[5]) >= 1 for r in closed)

@@ -187,7 +187,13 @@ async def test_async_twins_write_through_redis(
     await by_url.revoke_token_async("a", time.time() + 60)
     await by_client.revoke_client_async("c", issued_before=10)
     await by_url.revoke_issuer_async("i", issued_before=20)
-    eventually(lambda: "c" in by_url.state.clients and "a" in by_client.state.jtis)
+    eventually(
+        lambda: (
+            "c" in by_url.state.clients
+            and "a" in by_client.state.jtis
+            and "i" in by_client.state.issuers
+        )
+    )
     assert by_client.state.issuers == {"i": 20.0}
     await by_client.aclose()
     assert by_client._thread is not None

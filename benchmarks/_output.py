@@ -179,7 +179,25 @@ def write_markdown(report: Report, path: Path, chart: Path | None) -> None:
         lines += ["", "Every target is met in this run."]
     if report.notes:
         lines += ["", "## Notes", "", *[f"- {note}" for note in report.notes]]
+    lines += _kept_sections(path)
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+#: Sections other scripts write into BENCHMARKS.md, kept when it is regenerated.
+KEPT_SECTIONS = ("## Shared state: revocations and DPoP replay on Redis",)
+
+
+def _kept_sections(path: Path) -> list[str]:
+    """The ``KEPT_SECTIONS`` of the file being replaced, as they are."""
+    if not path.exists():
+        return []
+    text, kept = path.read_text(encoding="utf-8"), []
+    for heading in KEPT_SECTIONS:
+        start = text.find(f"\n{heading}\n")
+        if start != -1:
+            end = text.find("\n## ", start + len(heading) + 2)
+            kept += ["", *text[start + 1 : end if end != -1 else None].rstrip("\n").split("\n")]
+    return kept
 
 
 # Structural reasons, true of any run on CPython, for each target a run may miss;

@@ -46,11 +46,13 @@ from ._sansio.errors import (
 from ._sansio.jwks import JWKSPolicy
 from ._sansio.jws import extract_bearer_token
 from ._sansio.request import RequestContext
+from ._sansio.revocation import RevocationsUnavailableError, TokenRevokedError
 from ._sansio.scope_claims import ScopeClaim
 from ._tenants import MultiTenantVerifier
 from ._types import TokenVerifier
 from ._verifier import Verifier, verifier_from_env
 from ._version import __version__
+from .revocations import MemoryRevocations
 
 __all__ = [
     "BadSignatureError",
@@ -75,6 +77,7 @@ __all__ = [
     "M2MGuardError",
     "MalformedTokenError",
     "MemoryReplayStore",
+    "MemoryRevocations",
     "MissingTokenError",
     "MultiIssuerVerifier",
     "MultiTenantVerifier",
@@ -82,8 +85,10 @@ __all__ = [
     "ProtectedResource",
     "ReplayStore",
     "RequestContext",
+    "RevocationsUnavailableError",
     "ScopeClaim",
     "TokenNotYetValidError",
+    "TokenRevokedError",
     "TokenTooLargeError",
     "TokenTooOldError",
     "TokenVerifier",

@@ -26,6 +26,7 @@ from ._sansio.events import EventHook
 from ._sansio.flow import run_async, run_sync
 from ._sansio.jwks import JWKSCache, JWKSPolicy
 from ._sansio.policy import ClaimsPolicy
+from ._sansio.revocation import RevocationState
 from ._sansio.tenants import IssuerPattern
 from ._sansio.token_cache import TokenCache
 from ._settings.conversions import claims_policy, key_cache
@@ -76,6 +77,8 @@ class TenantSettings:
     max_token_size: int
     #: every tenant's custom checks (``Verifier(checks=...)``), or ``None``
     checks: tuple[Check, ...] | None = None
+    #: the revocation state every tenant's engine consults, or ``None``
+    revocations: RevocationState | None = None
 
     def policy(self, tenant: str) -> ClaimsPolicy:
         """``tenant``'s claim rules: its issuer(s), and its tenant claim's value."""
@@ -143,7 +146,13 @@ class TenantRegistry:
             policy = s.policy(tenant)
             url = s.url(tenant)
             cache = self.cache_for(url)
-            engine = Engine(policy, cache, clock=s.clock, max_token_size=s.max_token_size)
+            engine = Engine(
+                policy,
+                cache,
+                clock=s.clock,
+                max_token_size=s.max_token_size,
+                revocations=s.revocations,
+            )
             engine.tokens = self.tokens  # one token cache for every tenant
             made = TenantVerifier(policy, engine, self.drivers, s.on_event)
             made._use_checks(s.checks)

@@ -59,6 +59,7 @@ from ._tenant_registry import (
     is_async_resolver,
 )
 from ._warm_up import ready_or_raise, warm_up, warm_up_async
+from .revocations import Revocations, revocations_state
 
 if TYPE_CHECKING:
     from ._http import AsyncClient, SyncClient
@@ -92,6 +93,7 @@ class MultiTenantVerifier(VerifierBase):
         tenant_claim: a claim that must name the same tenant as ``iss``
             (``tid`` for Entra); ``None``: none.
         max_tenants: how many tenants' verifiers (and JWKS caches) are kept.
+        revocations: one revocation backend for every tenant (README, "Revocation").
         **settings: every other ``Verifier`` argument (``algorithms``,
             ``leeway``, ``client_id_claims`` …), the same for each tenant.
     """
@@ -114,6 +116,7 @@ class MultiTenantVerifier(VerifierBase):
         token_cache_size: int = 4096,
         token_url: str | None = None,
         checks: Iterable[Check] | None = None,
+        revocations: Revocations | None = None,
         **settings: Any,
     ) -> None:
         templates = [issuer] if isinstance(issuer, str) else list(issuer)
@@ -156,6 +159,7 @@ class MultiTenantVerifier(VerifierBase):
             on_event,
             self._max_token_size,
             as_checks(checks),
+            revocations_state(revocations),
         )
         # Every setting is checked now, not on the first token.
         self._principal = tenant_settings.policy("tenant").principal

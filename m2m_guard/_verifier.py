@@ -32,6 +32,7 @@ from ._tenants import MultiTenantVerifier
 from ._verifier_presets import IssuerPresets
 from ._warm_up import ready_or_raise, warm_up, warm_up_async
 from .events import EventHook
+from .revocations import Revocations, revocations_ready, revocations_state
 
 if TYPE_CHECKING:
     from ._http import AsyncClient, SyncClient
@@ -113,6 +114,11 @@ class Verifier(IssuerVerifier, IssuerPresets):
             the client certificate (URL-encoded PEM, e.g. nginx's
             ``$ssl_client_escaped_cert``, or Envoy's ``X-Forwarded-Client-Cert``);
             implies ``mtls``. Safe only when that proxy strips it from callers.
+        revocations: a revocation backend (``MemoryRevocations``, or
+            ``m2m_guard.redis.RedisRevocations`` for many replicas), checked
+            on every verification, token-cache hits included: a revoked
+            token is a 401, a revocation state too stale to trust a 503
+            (README, "Revocation"). The verifier does not close it.
     """
 
     def __init__(
@@ -151,6 +157,7 @@ class Verifier(IssuerVerifier, IssuerPresets):
         dpop_policy: DPoPPolicy | None = None,
         mtls: bool = False,
         mtls_cert_header: str | None = None,
+        revocations: Revocations | None = None,
     ) -> None:
         self.policy = claims_policy(
             issuer=issuer,
@@ -187,7 +194,9 @@ class Verifier(IssuerVerifier, IssuerPresets):
             clock=clock,
             max_token_size=size_cap,
             token_cache_size=cache_size,
+            revocations=revocations_state(revocations),
         )
+        self.revocations = revocations
         self._token_url = token_url_of(token_url)
         self._on_event = on_event
         self._sync = SyncDriver(http_client)
@@ -313,8 +322,10 @@ class Verifier(IssuerVerifier, IssuerPresets):
 
     @property
     def ready(self) -> bool:
-        """Whether usable keys are cached (for readiness probes)."""
-        return self.cache.has_usable_keys()
+        """Whether usable keys are cached (for readiness probes), and the
+        revocation state, if any, may be trusted."""
+        revocations = self.revocations
+        return self.cache.has_usable_keys() and (revocations is None or revocations.ready)
 
     def _key_caches(self) -> list[JWKSCache]:
         return [self.cache]
@@ -328,12 +339,16 @@ class Verifier(IssuerVerifier, IssuerPresets):
         key …), so that a wrong JWKS URL fails the deploy, not every request.
         """
         warm_up(self._sync, (self.cache,))
-        return ready_or_raise((self.cache,), strict)
+        if self.revocations is not None:
+            self.revocations.warm_up()
+        return ready_or_raise((self.cache,), strict) and revocations_ready(self.revocations, strict)
 
     async def warm_up_async(self, *, strict: bool = False) -> bool:
         """Like ``warm_up``, for async code (e.g. an ASGI lifespan handler)."""
         await warm_up_async(self._async, (self.cache,))
-        return ready_or_raise((self.cache,), strict)
+        if self.revocations is not None:
+            await self.revocations.warm_up_async()
+        return ready_or_raise((self.cache,), strict) and revocations_ready(self.revocations, strict)
 
     # -- resources ------------------------------------------------------------
 

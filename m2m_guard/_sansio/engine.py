@@ -26,6 +26,7 @@ from .jwks import JWKSCache, Need, Refresh
 from .jws import parse_token
 from .keys import VerificationKey, verify_signature
 from .policy import ClaimsPolicy
+from .revocation import RevocationState
 from .token_cache import Entry, TokenCache
 
 __all__ = ["Engine", "Flow", "check_scopes"]
@@ -44,6 +45,7 @@ class Engine:
         "max_token_size",
         "policy",
         "pure_checks",
+        "revocations",
         "tokens",
     )
 
@@ -55,6 +57,7 @@ class Engine:
         clock: Callable[[], float],
         max_token_size: int,
         token_cache_size: int = 0,
+        revocations: RevocationState | None = None,
     ) -> None:
         self.policy = policy
         self.cache = cache
@@ -68,6 +71,8 @@ class Engine:
         self.bound_tokens = TokenCache(token_cache_size) if token_cache_size else None
         #: ``Verifier(dpop="required")``: tokens without ``cnf.jkt`` are refused
         self.dpop_required = False
+        #: the revocation state to consult on every verification, hit or not
+        self.revocations = revocations
 
     def cached(self, token: Any, max_token_age: float | None) -> M2MClaims | None:
         """The claims of an already verified token, if still valid; else ``None``.
@@ -110,6 +115,17 @@ class Engine:
                 if tokens is not None:
                     tokens.discard(entry)  # only where it is (an identity check)
             return None
+        revocations = self.revocations
+        if revocations is not None and (
+            entry.epoch != revocations.epoch or now >= revocations.fresh_until
+        ):
+            # Checked at an older state (or the state is stale): look again.
+            # The epoch is read before the lookup, so a change that lands
+            # during it is looked at on the next hit.
+            epoch = revocations.epoch
+            if now >= revocations.fresh_until or revocations.revoked(claims):
+                return None  # the full flow raises the 401 or the 503
+            entry.epoch = epoch
         max_age = self.policy.max_token_age if max_token_age is None else max_token_age
         if max_age is not None and (claims.issued_at is None or now - claims.issued_at >= max_age):
             return None  # too old for this caller; maybe not for others
@@ -136,7 +152,13 @@ class Engine:
             raise cache.missing_key_error()
         if not verify_signature(key, alg, parsed.signing_input, parsed.signature):
             raise BadSignatureError()
-        claims = self.policy.validate_claims(parsed.claims, self.clock(), max_token_age)
+        now = self.clock()
+        claims = self.policy.validate_claims(parsed.claims, now, max_token_age)
+        revocations = self.revocations
+        epoch = -1
+        if revocations is not None:
+            epoch = revocations.epoch
+            revocations.check(claims, now)
         if self.pure_checks:  # before the cache: a refused token never enters it
             run_checks(self.pure_checks, claims, None)
         bound = "cnf" in parsed.claims
@@ -144,7 +166,7 @@ class Engine:
             raise InvalidTokenError("This resource takes DPoP-bound tokens only (cnf.jkt).")
         tokens = self.bound_tokens if bound else self.tokens
         if tokens is not None and claims.expires_at != math.inf:
-            tokens.put(self._entry(token, claims, key))
+            tokens.put(self._entry(token, claims, key, epoch))
         if bound and not bound_ok:
             raise InvalidTokenError(
                 "The token is bound to a key or a certificate (cnf): this verifier or "
@@ -152,14 +174,15 @@ class Engine:
             )
         return claims
 
-    def _entry(self, token: str, claims: M2MClaims, key: VerificationKey) -> Entry:
+    def _entry(self, token: str, claims: M2MClaims, key: VerificationKey, epoch: int) -> Entry:
         # The window in which a re-check of exp, nbf and iat would pass: it
         # starts at the later of nbf and iat (both checked numbers), less leeway.
         start = claims.issued_at
         nbf = claims.claims.get("nbf")
         if nbf is not None and (start is None or nbf > start):
             start = nbf
-        return Entry(token, claims, key, -math.inf if start is None else start - self.policy.leeway)
+        not_before = -math.inf if start is None else start - self.policy.leeway
+        return Entry(token, claims, key, not_before, epoch)
 
 
 def check_scopes(claims: M2MClaims, required: Sequence[str], any_of: Sequence[str]) -> None:

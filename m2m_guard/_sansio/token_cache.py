@@ -43,15 +43,22 @@ class Entry:
     there may be many.
     """
 
-    __slots__ = ("claims", "header", "key", "not_before")
+    __slots__ = ("claims", "epoch", "header", "key", "not_before")
 
     def __init__(
-        self, token: str, claims: M2MClaims, key: VerificationKey, not_before: float
+        self,
+        token: str,
+        claims: M2MClaims,
+        key: VerificationKey,
+        not_before: float,
+        epoch: int = -1,
     ) -> None:
         self.header = "Bearer " + token
         self.claims = claims
         self.key = key
         self.not_before = not_before
+        #: the revocation state's epoch this token was last checked at
+        self.epoch = epoch
 
     @property
     def token(self) -> str:

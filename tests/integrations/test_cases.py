@@ -13,6 +13,7 @@ from m2m_guard import (
     InsufficientScopeError,
     InvalidTokenError,
     M2MClaims,
+    MemoryRevocations,
     RequestContext,
     Verifier,
 )
@@ -78,6 +79,8 @@ class Case:
     route: Mapping[str, Any] | None = None
     #: the audiences the verifier accepts
     audiences: tuple[str, ...] = (PROJECT_ID,)
+    #: the verifier's revocations: the token ``"revoked"``, or the state ``"stale"``
+    revocations: str | None = None
 
 
 def bearer(token: str) -> list[tuple[str, str]]:
@@ -230,6 +233,14 @@ CASES = [
         "temporarily_unavailable",
         keys_unavailable=True,
     ),
+    Case("revoked token", lambda t: bearer(t.valid), 401, "invalid_token", revocations="revoked"),
+    Case(
+        "revocation state too stale",
+        lambda t: bearer(t.valid),
+        503,
+        "temporarily_unavailable",
+        revocations="stale",
+    ),
 ]
 
 
@@ -259,6 +270,12 @@ def make_verifier(case: Case, rsa_key: SigningKey, clock: FakeClock) -> Verifier
         source: dict[str, object] = {"jwks_url": "http://127.0.0.1:9/jwks"}
     else:
         source = {"jwks": jwks_of(rsa_key)}
+    if case.revocations is not None:
+        revocations = source["revocations"] = MemoryRevocations(clock=clock)
+        if case.revocations == "revoked":
+            revocations.revoke_token("jti-1", clock() + 3600)  # the tokens' jti
+        else:
+            revocations.state.fresh_until = clock()  # its store unreachable for too long
     return Verifier(issuer=ISSUER, audience=case.audiences, clock=clock, **source)  # type: ignore[arg-type]
 
 

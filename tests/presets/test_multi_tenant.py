@@ -574,3 +574,22 @@ async def test_entra_with_a_per_tenant_keys_template(
         verifier.verify(entra_token(rsa_key, login, clock, OTHER_TENANT, jti="x"))
     assert login.hits(COMMON_KEYS) == 0
     assert login.hits(f"/{TENANT}/discovery/v2.0/keys") == 1
+
+
+def test_one_revocation_backend_serves_every_tenant(
+    tenant_hosts: IssuerServer, rsa_key: SigningKey, other_rsa_key: SigningKey, clock: FakeClock
+) -> None:
+    """revocations= applies to every tenant's tokens, cached or not; a cut-off is per client."""
+    from m2m_guard import MemoryRevocations, TokenRevokedError
+
+    revocations = MemoryRevocations(clock=clock)
+    verifier = auth0_like(tenant_hosts, clock, revocations=revocations)
+    acme = tenant_token(rsa_key, tenant_hosts, clock, "acme")
+    globex = tenant_token(other_rsa_key, tenant_hosts, clock, "globex")
+    assert verifier.verify(acme).client_id == "client-of-acme"
+    assert verifier.verify(globex).client_id == "client-of-globex"
+    revocations.revoke_client("client-of-acme", issued_before=clock() + 1)
+    with pytest.raises(TokenRevokedError):
+        verifier.verify(acme)
+    assert verifier.verify(globex).client_id == "client-of-globex"
+    verifier.close()

@@ -2,10 +2,9 @@
 
 Method names are gRPC's full names, ``/package.Service/Method``. A key of
 ``methods`` (and an entry of ``public_methods``) is either such a name,
-matched exactly, or ``/package.Service/*``: every method of that service (the
-glob rule of ``exclude_paths``). An exact name wins over a service glob; of
-two globs, the longer wins. Unlisted methods need ``default`` (by default any
-valid token).
+matched exactly, or ``/package.Service/*``: every method of that service.
+An exact name wins over a service glob. Unlisted methods need ``default``
+(by default any valid token).
 """
 
 from __future__ import annotations
@@ -20,34 +19,15 @@ import grpc
 from m2m_guard._guard import Guard, PathMatcher
 from m2m_guard._sansio.errors import ConfigurationError, M2MGuardError
 from m2m_guard._sansio.request import RequestContext
-from m2m_guard._sansio.scopes import normalize_scopes
+from m2m_guard._scope_table import RouteScopes, Scopes, ScopeTable
 from m2m_guard._types import TokenVerifier
 
 __all__ = ["MethodRules", "MethodScopes", "Refusal", "Scopes", "refusal"]
 
+#: the scopes of a method (or a service): ``MethodScopes(required=…, any_of=…)``
+MethodScopes = RouteScopes
+
 logger = logging.getLogger("m2m_guard.grpc")
-
-
-@dataclass(frozen=True)
-class MethodScopes:
-    """The scopes of one method (or service): all of ``required`` and, when
-    ``any_of`` is given, at least one of those."""
-
-    required: str | Iterable[str] = ()
-    any_of: str | Iterable[str] = ()
-
-
-#: what a method needs: a scope, several (all required), or ``MethodScopes``
-Scopes = str | Iterable[str] | MethodScopes
-
-
-def _scopes(value: Scopes, where: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    try:
-        if isinstance(value, MethodScopes):
-            return normalize_scopes(value.required), normalize_scopes(value.any_of)
-        return normalize_scopes(value), ()
-    except (TypeError, ValueError) as exc:
-        raise ConfigurationError(f"{where}: invalid scopes {value!r}") from exc
 
 
 def _pattern(name: object) -> str:
@@ -63,9 +43,9 @@ def _pattern(name: object) -> str:
 
 
 class MethodRules:
-    """One ``Guard`` per distinct requirement, chosen by method name."""
+    """The guard of each method: ``None`` for a public one, else the table's."""
 
-    __slots__ = ("_exact", "_known", "_prefixes", "default", "public")
+    __slots__ = ("public", "table")
 
     def __init__(
         self,
@@ -77,56 +57,24 @@ class MethodRules:
     ) -> None:
         if not isinstance(methods, Mapping):
             raise ConfigurationError("methods must map method names to scopes")
-        guards: dict[tuple[tuple[str, ...], tuple[str, ...]], Guard] = {}
-
-        def guard(scopes: tuple[tuple[str, ...], tuple[str, ...]]) -> Guard:
-            if scopes not in guards:
-                required, any_of = scopes
-                guards[scopes] = Guard(
-                    verifier, required_scopes=required, any_scopes=any_of, **options
-                )
-            return guards[scopes]
-
-        #: the guard of every method the mapping does not name
-        self.default = guard(_scopes(default, "default"))
-        exact: dict[str, Guard] = {}
-        prefixes: list[tuple[str, Guard]] = []
-        for name, value in methods.items():
-            chosen = guard(_scopes(value, _pattern(name)))
-            if name.endswith("/*"):
-                prefixes.append((name[:-1], chosen))
-            else:
-                exact[name] = chosen
-        prefixes.sort(key=lambda item: len(item[0]), reverse=True)
-        self._exact = exact
-        self._prefixes = tuple(prefixes)
+        #: the scopes of each method
+        self.table = ScopeTable(verifier, methods, default, options, _pattern)
         public = [public_methods] if isinstance(public_methods, str) else list(public_methods)
         for name in public:
             _pattern(name)
         #: the methods that need no token
         self.public = PathMatcher(public)
-        # method name -> its guard (None: public), filled for registered methods only
-        self._known: dict[str, Guard | None] = {}
 
-    def resolve(self, method: str) -> Guard | None:
-        """The guard of ``method`` (``None``: public), not remembered."""
-        if self.public.active and self.public.matches(method):
-            return None
-        chosen = self._exact.get(method)
-        if chosen is not None:
-            return chosen
-        for prefix, candidate in self._prefixes:
-            if method.startswith(prefix) and "/" not in method[len(prefix) :]:
-                return candidate
-        return self.default
+    @property
+    def default(self) -> Guard:
+        """The guard of methods the table does not name."""
+        return self.table.default
 
     def guard_for(self, method: str) -> Guard | None:
-        """``resolve``, remembered (call it only for methods the server has)."""
-        try:
-            return self._known[method]
-        except KeyError:
-            chosen = self._known[method] = self.resolve(method)
-            return chosen
+        """The guard of ``method``; ``None``: public."""
+        if self.public.active and self.public.matches(method):
+            return None
+        return self.table.guard_for(method)
 
 
 def authorization_of(metadata: Sequence[Any] | None) -> list[str]:

@@ -76,10 +76,6 @@ class _Base:
         }
         self._rules = MethodRules(verifier, methods or {}, default, public_methods, options)
 
-    def _guard(self, method: str, known: bool) -> Guard | None:
-        rules = self._rules
-        return rules.guard_for(method) if known else rules.resolve(method)
-
 
 def _refused(exc: BaseException, guard: Guard) -> Refusal:
     if isinstance(exc, M2MGuardError):
@@ -169,7 +165,7 @@ class M2MServerInterceptor(_Base, grpc.ServerInterceptor):  # type: ignore[misc]
     ) -> Any:
         handler = continuation(handler_call_details)
         method = handler_call_details.method
-        guard = self._guard(method, handler is not None)
+        guard = self._rules.guard_for(method)
         if guard is None:
             claims = None
         else:
@@ -243,7 +239,7 @@ class AsyncM2MServerInterceptor(_Base, grpc.aio.ServerInterceptor):  # type: ign
     ) -> Any:
         handler = await continuation(handler_call_details)
         method = handler_call_details.method
-        guard = self._guard(method, handler is not None)
+        guard = self._rules.guard_for(method)
         if guard is None:
             claims = None
         else:

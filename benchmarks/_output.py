@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import platform
+import re
 import sys
 from importlib import metadata
 from pathlib import Path
@@ -175,7 +176,22 @@ def write_markdown(report: Report, path: Path, chart: Path | None) -> None:
         lines += ["", "Every target is met in this run."]
     if report.notes:
         lines += ["", "## Notes", "", *[f"- {note}" for note in report.notes]]
+    lines += _kept_sections(path)
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+_KEPT = re.compile(r"<!-- begin: ([\w-]+) -->.*?<!-- end: \1 -->", re.S)
+
+
+def _kept_sections(path: Path) -> list[str]:
+    """The sections other scripts wrote into ``path`` (between ``<!-- begin: name -->``
+    and ``<!-- end: name -->``), kept when this run rewrites the rest."""
+    if not path.exists():
+        return []
+    kept: list[str] = []
+    for found in _KEPT.finditer(path.read_text(encoding="utf-8")):
+        kept += ["", found.group(0)]
+    return kept
 
 
 # Structural reasons, true of any run on CPython, for each target a run may miss;

@@ -12,6 +12,7 @@ a gRPC status and keeps the claims where ``get_claims(context)`` finds them.
 
 from __future__ import annotations
 
+import inspect
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
 from typing import Any
@@ -52,6 +53,9 @@ def get_claims(context: Any) -> M2MClaims | None:
 class _Base:
     """What both interceptors share: the rules, and the decision's translation."""
 
+    #: whether checks must be plain functions (the thread-pool server)
+    _synchronous = False
+
     def __init__(
         self,
         verifier: TokenVerifier,
@@ -75,6 +79,8 @@ class _Base:
             "checks": checks,
         }
         self._rules = MethodRules(verifier, methods or {}, default, public_methods, options)
+        if self._synchronous:
+            self._rules.default.require_sync(f"m2m_guard.grpc.{type(self).__name__}")
 
 
 def _refused(exc: BaseException, guard: Guard) -> Refusal:
@@ -156,9 +162,7 @@ class M2MServerInterceptor(_Base, grpc.ServerInterceptor):  # type: ignore[misc]
             ``AsyncM2MServerInterceptor`` on a ``grpc.aio`` server).
     """
 
-    def __init__(self, verifier: TokenVerifier, **options: Any) -> None:
-        super().__init__(verifier, **options)
-        self._rules.default.require_sync("m2m_guard.grpc.M2MServerInterceptor")
+    _synchronous = True
 
     def intercept_service(
         self, continuation: Callable[[Any], Any], handler_call_details: Any
@@ -194,11 +198,10 @@ def _aio_denial(answer: Refusal) -> Callable[..., Any]:
     return deny
 
 
-async def _resolved(result: Any) -> Any:
-    return await result if isinstance(result, Awaitable) else result
-
-
 def _aio_with_claims(behaviour: Callable[..., Any], claims: M2MClaims | None, kind: str) -> Any:
+    if not (inspect.iscoroutinefunction(behaviour) or inspect.isasyncgenfunction(behaviour)):
+        # a plain function: grpc.aio runs it in its thread pool, so must the wrapper
+        return _sync_with_claims(behaviour, claims, kind)
     if kind.endswith("_stream"):
 
         async def streaming(request: Any, context: Any) -> AsyncIterator[Any]:
@@ -209,11 +212,8 @@ def _aio_with_claims(behaviour: Callable[..., Any], claims: M2MClaims | None, ki
                 if hasattr(result, "__aiter__"):
                     async for message in result:
                         yield message
-                elif isinstance(result, Awaitable):
-                    await result  # the servicer writes with context.write()
                 else:
-                    for message in result:
-                        yield message
+                    await result  # the servicer writes with context.write()
             finally:
                 _CLAIMS.pop(key, None)
 
@@ -223,7 +223,7 @@ def _aio_with_claims(behaviour: Callable[..., Any], claims: M2MClaims | None, ki
         key = id(context)
         _CLAIMS[key] = claims
         try:
-            return await _resolved(behaviour(request, context))
+            return await behaviour(request, context)
         finally:
             _CLAIMS.pop(key, None)
 

@@ -164,16 +164,25 @@ def serve_sync(
 
 
 def serve_aio(
-    interceptors: Sequence[Any], probe: Probe | None = None, *, credentials: Any = None
+    interceptors: Sequence[Any],
+    probe: Probe | None = None,
+    *,
+    credentials: Any = None,
+    sync_servicer: bool = False,
 ) -> Served:
-    """A ``grpc.aio`` server on its own event loop, in a thread."""
+    """A ``grpc.aio`` server on its own event loop, in a thread; with
+    ``sync_servicer``, its servicer's plain functions run in a thread pool."""
     probe = probe or Probe()
+    pool = futures.ThreadPoolExecutor(max_workers=2) if sync_servicer else None
+    handler = probe.sync_handler() if sync_servicer else probe.aio_handler()
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()
 
     async def start() -> tuple[Any, int]:
-        server = grpc.aio.server(handlers=[probe.aio_handler()], interceptors=list(interceptors))
+        server = grpc.aio.server(
+            migration_thread_pool=pool, handlers=[handler], interceptors=list(interceptors)
+        )
         address = "127.0.0.1:0"
         if credentials is None:
             port = server.add_insecure_port(address)
@@ -189,6 +198,8 @@ def serve_aio(
         loop.call_soon_threadsafe(loop.stop)
         thread.join(10)
         loop.close()
+        if pool is not None:
+            pool.shutdown()
 
     return Served(f"127.0.0.1:{port}", probe, stop)
 

@@ -100,6 +100,21 @@ def test_the_servicer_reads_the_callers_claims(serve: Any, verifier: Verifier, s
     assert get_claims(object()) is None  # outside a call: nothing
 
 
+def test_a_sync_servicer_on_an_aio_server_reads_the_claims_in_its_thread_pool(
+    verifier: Verifier, sign: Any
+) -> None:
+    served = SERVERS["aio"]([AsyncM2MServerInterceptor(verifier)], sync_servicer=True)
+    try:
+        outcome = call(served.target, WHOAMI, sign())
+        with grpc.insecure_channel(served.target) as channel:
+            echo = channel.stream_stream("/test.Probe/Echo")
+            echoed = list(echo(iter([b"x"]), metadata=sign(), timeout=10))
+    finally:
+        served.stop()
+    assert outcome.json["client_id"] == CLIENT_ID
+    assert echoed == [b"x", CLIENT_ID.encode()]
+
+
 def test_streaming_calls_are_refused_before_their_first_message(
     serve: Any, verifier: Verifier, sign: Any
 ) -> None:

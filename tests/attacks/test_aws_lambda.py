@@ -41,14 +41,17 @@ def test_lambda_authorizer_refuses_attack(
     forbid_parsing: Callable[[], None],
 ) -> None:
     values = attack.build(kit)
-    if api == "http-api" and len(values) != 1:
-        pytest.skip("HTTP API joins repeated headers into one value: the REST event carries them")
     handler = lambda_authorizer(make_verifier(attack.profile), default=attack.required_scopes)
     event = (
-        http_api_event(headers=[("authorization", values[0])])
+        http_api_event(headers=[("authorization", value) for value in values])
         if api == "http-api"
         else rest_event(values)
     )
+    if api == "http-api" and len(values) > 1:
+        # API Gateway joins repeated headers with commas: one malformed value, refused
+        assert handler(event, None)["isAuthorized"] is False
+        assert attacker_listener.paths == []
+        return
     fetches = issuer_jwks.fetches
     if attack.unparsed:
         forbid_parsing()

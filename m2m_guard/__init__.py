@@ -46,7 +46,7 @@ from ._sansio.request import RequestContext
 from ._sansio.scope_claims import ScopeClaim
 from ._tenants import MultiTenantVerifier
 from ._types import TokenVerifier
-from ._verifier import Verifier
+from ._verifier import Verifier, verifier_from_env
 from ._version import __version__
 
 __all__ = [
@@ -88,4 +88,5 @@ __all__ = [
     "pure_check",
     "set_error_renderer",
     "token_fingerprint",
+    "verifier_from_env",
 ]

@@ -1,16 +1,19 @@
 """Admission of verified claims: custom checks, a route's rules, scopes, and
-the one place that reports events (see ``_base``'s module docstring)."""
+the one place that reports events (see ``_base``'s module docstring); and
+the bearer token of a request's header values, a refusal reported here too."""
 
 from __future__ import annotations
 
 import inspect
 import logging
+from collections.abc import Sequence
 
 from ._sansio.checks import Checks, call_check, failed, misused, run_sync
 from ._sansio.claims import M2MClaims
 from ._sansio.engine import check_scopes
-from ._sansio.errors import M2MGuardError
+from ._sansio.errors import M2MGuardError, MissingTokenError
 from ._sansio.events import EventHook, TokenVerified, VerificationFailed, emit
+from ._sansio.jws import extract_bearer_token
 from ._sansio.request import RequestContext
 from ._sansio.rules import RouteRules
 
@@ -134,3 +137,20 @@ class Admission:
         hook = self._on_event
         if hook is not None:
             emit(hook, VerificationFailed(type(exc).__name__, exc.error, exc.status_code, path))
+
+    def _token(
+        self, authorization: str | Sequence[str] | None, optional: bool, path: str | None = None
+    ) -> str | None:
+        """The bearer token of the header value(s); ``None`` when there is none
+        and ``optional`` (an anonymous request is no refusal). A missing
+        (not ``optional``) or malformed header is reported as a refusal."""
+        try:
+            return extract_bearer_token(authorization)
+        except MissingTokenError as exc:
+            if optional:
+                return None
+            self._failed(exc, path)
+            raise
+        except M2MGuardError as exc:
+            self._failed(exc, path)
+            raise

@@ -1,7 +1,6 @@
 """What every verifier shares: the entry points, and the one place that reports.
 
-Every way in is written here once, on top of a few primitives the concrete
-verifiers provide:
+Every way in is written here once, on the concrete verifiers' primitives:
 
 - ``verify`` / ``verify_async``: a compact token;
 - ``verify_header`` / ``verify_header_async``: the ``Authorization`` value(s);
@@ -10,8 +9,7 @@ verifiers provide:
   ``Authorization`` values and scopes normalised once (``normalize_scopes``),
   and its first step is the token-cache hit: an exact ``Bearer <token>``
   value whose token this verifier accepted before and that still holds
-  (time, key) costs one dictionary lookup and no parsing, and needs no
-  coroutine to suspend.
+  (time, key) costs one dictionary lookup, no parsing, no suspension.
 
 Custom checks (``Verifier(checks=...)``, ``_sansio/checks.py``) and a
 route's rules (``RouteRules``, passed by its ``Guard`` as ``rules=``) run in
@@ -23,11 +21,9 @@ take ``_lookup`` and ``_granted_async`` instead, which await them.
 Events (``TokenVerified``, ``VerificationFailed``) are emitted by
 ``_granted`` and ``_failed`` (``Admission``, in ``_admission.py``) and
 nowhere else, exactly once per call, to the hook of the ``IssuerVerifier``
-that decided: the one whose token cache hit, or the one the token's issuer
-selects. A refusal no issuer decided (no
-or malformed credentials, and for a combined verifier an unknown issuer or a
-token too malformed to name one) goes to the verifier's own ``_on_event``:
-a ``Verifier``'s hook, a combined verifier's first member's hook. So
+that decided (whose token cache hit, or whom the token's issuer selects). A
+refusal no issuer decided (no or malformed credentials; for a combined
+verifier an unknown issuer) goes to the verifier's own ``_on_event``. So
 ``Verifier.combine(v)`` reports exactly what ``v`` reports.
 """
 
@@ -42,9 +38,9 @@ from ._header import HeaderEntryPoints
 from ._sansio.checks import Check, compile_checks
 from ._sansio.claims import M2MClaims
 from ._sansio.engine import Engine
-from ._sansio.errors import M2MGuardError, MissingTokenError
+from ._sansio.errors import M2MGuardError
 from ._sansio.events import EventHook
-from ._sansio.jws import extract_bearer_token
+from ._sansio.jwks import JWKSCache
 from ._sansio.policy import ClaimsPolicy
 from ._sansio.request import RequestContext
 from ._sansio.rules import RouteRules
@@ -107,6 +103,19 @@ class VerifierBase(Admission, HeaderEntryPoints, Closing):
         """The verifier that decides about ``token``; raises when there is none."""
         raise NotImplementedError
 
+    async def _issuer_verifier_async(self, token: str) -> IssuerVerifier:
+        """Like ``_issuer_verifier``, for a choice that may await (a tenant resolver)."""
+        return self._issuer_verifier(token)
+
+    def _key_caches(self) -> list[JWKSCache]:
+        """The JWKS caches in use now."""
+        raise NotImplementedError
+
+    @property
+    def principal_target(self) -> object:
+        """What ``principal=`` names (a class or a callable), or ``None``."""
+        raise NotImplementedError
+
     @property
     def ready(self) -> bool:
         """Whether usable keys are cached (for readiness probes)."""
@@ -131,25 +140,17 @@ class VerifierBase(Admission, HeaderEntryPoints, Closing):
         raise NotImplementedError
 
     def _decider(self, token: str, path: str | None = None) -> IssuerVerifier:
+        """The verifier that decides about ``token``; a refusal is reported here."""
         try:
             return self._issuer_verifier(token)
         except M2MGuardError as exc:
             self._failed(exc, path)
             raise
 
-    def _token(
-        self, authorization: str | Sequence[str] | None, optional: bool, path: str | None = None
-    ) -> str | None:
-        """The bearer token of the header value(s); ``None`` when there is none
-        and ``optional`` (an anonymous request is no refusal). A missing
-        (not ``optional``) or malformed header is reported as a refusal."""
+    async def _decider_async(self, token: str, path: str | None = None) -> IssuerVerifier:
+        """Like ``_decider``, for a choice that may await."""
         try:
-            return extract_bearer_token(authorization)
-        except MissingTokenError as exc:
-            if optional:
-                return None
-            self._failed(exc, path)
-            raise
+            return await self._issuer_verifier_async(token)
         except M2MGuardError as exc:
             self._failed(exc, path)
             raise
@@ -198,7 +199,7 @@ class VerifierBase(Admission, HeaderEntryPoints, Closing):
                 return await holder._granted_async(
                     claims, True, required, any_of, path, request, rules
                 )
-        decider = self._decider(token, path)
+        decider = await self._decider_async(token, path)
         try:
             claims = await decider._fresh_async(token, max_token_age)
         except M2MGuardError as exc:
@@ -348,11 +349,7 @@ class IssuerVerifier(VerifierBase):
     ) -> M2MClaims | None:
         claims = self._engine.cached(token, max_token_age)
         if claims is None or (
-            not required
-            and not any_of
-            and self._on_event is None
-            and self._checks is None
-            and rules is None
+            not (required or any_of or rules) and self._on_event is None and self._checks is None
         ):
             return claims
         return self._granted(claims, True, required, any_of, path, request, rules)
@@ -360,12 +357,8 @@ class IssuerVerifier(VerifierBase):
     def _lookup(
         self, key: str, bearer: bool, max_token_age: float | None
     ) -> tuple[IssuerVerifier, M2MClaims] | None:
-        engine = self._engine
-        claims = (
-            engine.cached_bearer(key, max_token_age)
-            if bearer
-            else engine.cached(key, max_token_age)
-        )
+        lookup = self._engine.cached_bearer if bearer else self._engine.cached
+        claims = lookup(key, max_token_age)
         return None if claims is None else (self, claims)
 
     def _use_checks(self, checks: Iterable[Check] | None) -> None:

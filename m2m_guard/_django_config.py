@@ -30,7 +30,7 @@ from ._guard import Guard
 from ._sansio.errors import ConfigurationError
 from ._settings.environment import read_bool, settings_from_mapping
 from ._types import TokenVerifier
-from ._verifier import Verifier
+from ._verifier import build_verifier, verifier_from_env
 
 __all__ = ["SETTING", "Configured", "configured", "startup"]
 
@@ -134,11 +134,10 @@ def _verifier(raw: Mapping[str, Any], given: object) -> TokenVerifier:
             raise ConfigurationError.of(_named("VERIFIER"), "must be an m2m_guard.Verifier")
         return given
     if configures({f"M2M_GUARD_{k}": v for k, v in raw.items() if k not in _OWN}):
-        mapped = settings_from_mapping(raw, "", {}, also_known=_OWN)
-        with mapped.named():  # the error names the key: "LEEWAY must be …"
-            return Verifier(**mapped.kwargs)
+        # errors name the key: "LEEWAY must be …"
+        return build_verifier(settings_from_mapping(raw, "", {}, also_known=_OWN))
     if configures(os.environ):
-        return Verifier.from_env()
+        return verifier_from_env()
     raise ConfigurationError(
         "no verifier: set STYTCH_PROJECT_ID, or ISSUER and AUDIENCE (or VERIFIER), "
         "or the M2M_GUARD_* environment variables"

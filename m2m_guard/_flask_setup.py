@@ -9,12 +9,13 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from ._base import VerifierBase
 from ._guard import Guard
 from ._sansio.checks import Check, as_checks
 from ._sansio.errors import ConfigurationError, KeysUnavailableError
 from ._settings.environment import ELSEWHERE, read_bool, settings_from_mapping
 from ._types import TokenVerifier
-from ._verifier import Verifier
+from ._verifier import build_verifier
 
 __all__ = [
     "Rule",
@@ -80,9 +81,7 @@ def configured_verifier(config: Mapping[str, Any]) -> TokenVerifier:
             "or M2M_GUARD_ISSUER and M2M_GUARD_AUDIENCE, in app.config or in the "
             "environment variables"
         )
-    settings = settings_from_mapping(source, PREFIX, {})
-    with settings.named():
-        return Verifier(**settings.kwargs)
+    return build_verifier(settings_from_mapping(source, PREFIX, {}))
 
 
 def wants_keys(config: Mapping[str, Any], require: bool | None) -> bool:
@@ -99,7 +98,7 @@ def wants_keys(config: Mapping[str, Any], require: bool | None) -> bool:
 
 def require_keys(verifier: TokenVerifier) -> None:
     """Fetch the keys now; none usable is a ``KeysUnavailableError`` with the reason."""
-    if isinstance(verifier, Verifier):
+    if isinstance(verifier, VerifierBase):
         verifier.warm_up(strict=True)
     elif not verifier.warm_up():
         raise KeysUnavailableError("no usable keys at start-up (see the m2m_guard log)")

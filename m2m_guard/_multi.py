@@ -6,6 +6,11 @@ only chooses which one checks it; everything is then verified against that
 issuer alone, so a token can never borrow another issuer's keys or rules,
 and a token naming an unknown issuer is refused without any network call.
 
+A member may also be a ``MultiTenantVerifier`` (``Verifier.multi_tenant``,
+``Verifier.for_entra(tenant="common")``): a token whose ``iss`` no member
+names exactly is offered to the multi-tenant members whose issuer patterns
+match it, which then admit its tenant (or not) as they do alone.
+
 Events: the entry points and their reporting are ``VerifierBase``'s, so a
 combined verifier emits exactly what its deciding member would emit alone,
 once, to that member's ``on_event`` hook: the member whose token cache hit,
@@ -19,7 +24,7 @@ shared by every member, that hook sees every event exactly once.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Union
 
 from ._base import IssuerVerifier, Scopes, VerifierBase
 from ._sansio.claims import M2MClaims
@@ -27,14 +32,19 @@ from ._sansio.errors import (
     ConfigurationError,
     InvalidAudienceError,
     InvalidIssuerError,
-    KeysUnavailableError,
+    M2MGuardError,
     MalformedTokenError,
 )
 from ._sansio.jws import parse_token
 from ._sansio.request import RequestContext
 from ._sansio.rules import RouteRules
+from ._tenants import MultiTenantVerifier
+from ._warm_up import ready_or_raise
 
-__all__ = ["MultiIssuerVerifier"]
+__all__ = ["Member", "MultiIssuerVerifier"]
+
+#: What ``Verifier.combine`` combines.
+Member = Union[IssuerVerifier, MultiTenantVerifier]  # noqa: UP007
 
 
 class MultiIssuerVerifier(VerifierBase):
@@ -43,14 +53,21 @@ class MultiIssuerVerifier(VerifierBase):
     Build it with ``Verifier.combine(verifier_a, verifier_b, ...)``.
     """
 
-    def __init__(self, verifiers: Iterable[IssuerVerifier]) -> None:
-        self.verifiers: tuple[IssuerVerifier, ...] = tuple(verifiers)
-        if not self.verifiers or not all(isinstance(v, IssuerVerifier) for v in self.verifiers):
-            raise ConfigurationError("combine needs one or more Verifier objects")
+    def __init__(self, verifiers: Iterable[Member]) -> None:
+        self.verifiers: tuple[Member, ...] = tuple(verifiers)
+        if not self.verifiers or not all(
+            isinstance(v, (IssuerVerifier, MultiTenantVerifier)) for v in self.verifiers
+        ):
+            raise ConfigurationError(
+                "combine needs one or more Verifier (or multi-tenant verifier) objects"
+            )
+        self._tenanted = tuple(v for v in self.verifiers if isinstance(v, MultiTenantVerifier))
         # One issuer may serve several verifiers (two Stytch projects share
         # the base URL issuer); the token's audience then tells them apart.
         self._by_issuer: dict[str, tuple[IssuerVerifier, ...]] = {}
         for verifier in self.verifiers:
+            if isinstance(verifier, MultiTenantVerifier):
+                continue
             for issuer in verifier.policy.issuers:
                 known = self._by_issuer.get(issuer, ())
                 if any(not v.policy.audiences.isdisjoint(verifier.policy.audiences) for v in known):
@@ -58,13 +75,16 @@ class MultiIssuerVerifier(VerifierBase):
                         f"issuer {issuer!r} with the same audience is configured twice"
                     )
                 self._by_issuer[issuer] = (*known, verifier)
-        self._max_token_size = max(v._engine.max_token_size for v in self.verifiers)
+        self._max_token_size = max(
+            v._max_token_size if isinstance(v, MultiTenantVerifier) else v._engine.max_token_size
+            for v in self.verifiers
+        )
         hooks = [v._on_event for v in self.verifiers if v._on_event is not None]
         self._on_event = hooks[0] if hooks else None  # for what no member decides
 
     @property
     def issuers(self) -> frozenset[str]:
-        """Every accepted issuer."""
+        """Every issuer accepted by name (multi-tenant members' patterns aside)."""
         return frozenset(self._by_issuer)
 
     def _hit(
@@ -116,17 +136,19 @@ class MultiIssuerVerifier(VerifierBase):
         """Every member's issuers and audiences, and the smallest ``max_token_age``
         of those that have one: what a route may narrow. (A route's age limit
         replaces a member's, so it may not exceed any member's own.)"""
-        ages = [v.policy.max_token_age for v in self.verifiers]
-        limits = [age for age in ages if age is not None]
+        accepted = [v.accepted for v in self.verifiers]
+        limits = [age for _, _, age in accepted if age is not None]
         return (
-            frozenset().union(*(v.policy.issuers for v in self.verifiers)),
-            frozenset().union(*(v.policy.audiences for v in self.verifiers)),
+            frozenset().union(*(issuers for issuers, _, _ in accepted)),
+            frozenset().union(*(audiences for _, audiences, _ in accepted)),
             min(limits) if limits else None,
         )
 
-    def _issuer_verifier(self, token: str) -> IssuerVerifier:
-        """The verifier of the token's (unverified) issuer, and audience where
-        one issuer serves several; nothing is fetched."""
+    def _route(self, token: str) -> IssuerVerifier | MultiTenantVerifier:
+        """The member that decides about the token: the verifier of its
+        (unverified) issuer, and audience where one issuer serves several;
+        else the first multi-tenant member whose patterns match the issuer.
+        Nothing is fetched."""
         if not isinstance(token, str):
             raise MalformedTokenError("The access token must be a string.")
         claims = parse_token(token, max_size=self._max_token_size).claims
@@ -135,6 +157,10 @@ class MultiIssuerVerifier(VerifierBase):
         if len(candidates) == 1:
             return candidates[0]
         if not candidates:
+            if isinstance(issuer, str):
+                for member in self._tenanted:
+                    if any(p.match(issuer) is not None for p in member.patterns):
+                        return member
             raise InvalidIssuerError()
         for verifier in candidates:
             try:
@@ -144,12 +170,34 @@ class MultiIssuerVerifier(VerifierBase):
             return verifier
         raise InvalidAudienceError()
 
+    def _issuer_verifier(self, token: str) -> IssuerVerifier:
+        member = self._route(token)
+        return member._issuer_verifier(token) if isinstance(member, MultiTenantVerifier) else member
+
+    def _member(self, token: str, path: str | None) -> IssuerVerifier | MultiTenantVerifier:
+        try:
+            return self._route(token)
+        except M2MGuardError as exc:  # no member decides: reported here
+            self._failed(exc, path)
+            raise
+
+    def _decider(self, token: str, path: str | None = None) -> IssuerVerifier:
+        # A multi-tenant member reports its own refusals (an unlisted tenant)
+        # to its own hook, as it does alone.
+        member = self._member(token, path)
+        return member._decider(token, path) if isinstance(member, MultiTenantVerifier) else member
+
+    async def _decider_async(self, token: str, path: str | None = None) -> IssuerVerifier:
+        member = self._member(token, path)
+        if isinstance(member, MultiTenantVerifier):
+            return await member._decider_async(token, path)
+        return member
+
     @property
     def principal_target(self) -> Any:
         """What every member's ``principal=`` names, when they all name the same."""
-        targets = [v.policy.principal for v in self.verifiers]
-        target = getattr(targets[0], "target", None)
-        return target if all(getattr(t, "target", None) is target for t in targets) else None
+        targets = [v.principal_target for v in self.verifiers]
+        return targets[0] if all(t is targets[0] for t in targets) else None
 
     @property
     def ready(self) -> bool:
@@ -175,9 +223,7 @@ class MultiIssuerVerifier(VerifierBase):
 
     def _all_ready_or_raise(self, ready: list[bool], strict: bool) -> bool:
         if strict:
-            for verifier, ok in zip(self.verifiers, ready, strict=True):
-                if not ok:
-                    raise KeysUnavailableError(verifier._engine.cache.unavailable_reason())
+            ready_or_raise([c for v in self.verifiers for c in v._key_caches()], strict)
         return all(ready)
 
     def close(self) -> None:

@@ -26,8 +26,9 @@ from __future__ import annotations
 
 import inspect
 import logging
+import os
 import time
-from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Union
 
 from ._base import IssuerVerifier, Scopes, VerifierBase
@@ -37,7 +38,6 @@ from ._sansio.claims import M2MClaims
 from ._sansio.errors import (
     ConfigurationError,
     InvalidIssuerError,
-    M2MGuardError,
     MalformedTokenError,
 )
 from ._sansio.events import EventHook
@@ -49,6 +49,7 @@ from ._sansio.tenants import IssuerPattern, check_tenant, placeholder_of, tenant
 from ._sansio.token_cache import TokenCache
 from ._settings.checks import valid_url
 from ._settings.conversions import engine_limits, token_url_of
+from ._settings.environment import settings_from_mapping
 from ._tenant_registry import (
     TenantRegistry,
     TenantSettings,
@@ -74,7 +75,8 @@ class MultiTenantVerifier(VerifierBase):
     """Verifies tokens of the admitted tenants of a multi-tenant issuer.
 
     Build it with ``Verifier.multi_tenant(...)`` or ``Verifier.for_entra(
-    tenant="common", tenants=...)``; it works wherever a ``Verifier`` does.
+    tenant="common", tenants=...)``; it works wherever a ``Verifier`` does,
+    ``Verifier.combine`` included.
 
     Args:
         issuer: issuer pattern(s) with one placeholder each, e.g.
@@ -166,6 +168,30 @@ class MultiTenantVerifier(VerifierBase):
         )
         if url_name is None:
             self._registry.cache_for(jwks_url)  # the one shared cache, for warm_up and ready
+
+    @classmethod
+    def from_env(
+        cls,
+        prefix: str = "M2M_GUARD_",
+        *,
+        environ: Mapping[str, Any] | None = None,
+        **overrides: Any,
+    ) -> MultiTenantVerifier:
+        """A multi-tenant verifier configured by environment variables:
+        ``ISSUER`` (patterns), ``AUDIENCE``, ``JWKS_URL`` (shared or a
+        template), ``TENANTS`` (comma-separated), optionally ``TENANT_CLAIM``
+        and ``MAX_TENANTS``, and every ``Verifier.from_env`` variable that
+        applies to each tenant. ``overrides`` go to the constructor as they are.
+
+        Raises:
+            ConfigurationError: a variable is missing or invalid.
+        """
+        mapping = os.environ if environ is None else environ
+        settings = settings_from_mapping(mapping, prefix, overrides)
+        if not settings.multi_tenant:
+            raise ConfigurationError(f"set {prefix}TENANTS: the tenants this verifier admits")
+        with settings.named():
+            return cls(**settings.kwargs)
 
     @staticmethod
     def _admit_set(tenants: Any) -> frozenset[str]:
@@ -282,36 +308,6 @@ class MultiTenantVerifier(VerifierBase):
         claims = tenant._engine._hit(entry, max_token_age)
         return None if claims is None else (tenant, claims)
 
-    async def _verify_async(
-        self,
-        token: str,
-        max_token_age: float | None,
-        required: Scopes,
-        any_of: Scopes,
-        path: str | None = None,
-        request: RequestContext | None = None,
-        rules: RouteRules | None = None,
-    ) -> M2MClaims:
-        # As VerifierBase's, with a tenant chosen by a resolver that may await.
-        if type(token) is str:
-            found = self._lookup(token, False, max_token_age)
-            if found is not None:
-                holder, claims = found
-                return await holder._granted_async(
-                    claims, True, required, any_of, path, request, rules
-                )
-        try:
-            decider = await self._issuer_verifier_async(token)
-        except M2MGuardError as exc:
-            self._failed(exc, path)
-            raise
-        try:
-            claims = await decider._fresh_async(token, max_token_age)
-        except M2MGuardError as exc:
-            decider._failed(exc, path)
-            raise
-        return await decider._granted_async(claims, False, required, any_of, path, request, rules)
-
     @property
     def accepted(self) -> tuple[frozenset[str], frozenset[str], float | None]:
         """What a route may narrow: the audiences and ``max_token_age`` (a
@@ -348,10 +344,13 @@ class MultiTenantVerifier(VerifierBase):
                 self._registry.add(tenant)
         return [cache for cache, _ in self._registry.caches.values()]
 
+    def _key_caches(self) -> list[JWKSCache]:
+        return [cache for cache, _ in self._registry.caches.values()]
+
     @property
     def ready(self) -> bool:
         """Whether every JWKS cache in use has usable keys."""
-        return all(cache.has_usable_keys() for cache, _ in self._registry.caches.values())
+        return all(cache.has_usable_keys() for cache in self._key_caches())
 
     def warm_up(self, *, strict: bool = False) -> bool:
         """Fetch the keys of the shared JWKS URL, or of every listed tenant's;

@@ -13,8 +13,9 @@ from ._multi import MultiIssuerVerifier
 from ._sansio.checks import Check
 from ._sansio.claims import M2MClaims
 from ._sansio.engine import Engine
+from ._sansio.errors import ConfigurationError
 from ._sansio.flow import run_async, run_sync
-from ._sansio.jwks import JWKSPolicy
+from ._sansio.jwks import JWKSCache, JWKSPolicy
 from ._sansio.scope_claims import ScopeClaim
 from ._settings.conversions import (
     DEFAULT_CLIENT_ID_CLAIMS,
@@ -23,7 +24,8 @@ from ._settings.conversions import (
     key_cache,
     token_url_of,
 )
-from ._settings.environment import settings_from_mapping
+from ._settings.environment import MappedSettings, settings_from_mapping
+from ._tenants import MultiTenantVerifier
 from ._verifier_presets import IssuerPresets
 from ._warm_up import ready_or_raise, warm_up, warm_up_async
 from .events import EventHook
@@ -31,7 +33,7 @@ from .events import EventHook
 if TYPE_CHECKING:
     from ._http import AsyncClient, SyncClient
 
-__all__ = ["Verifier"]
+__all__ = ["Verifier", "build_verifier", "verifier_from_env"]
 
 
 class Verifier(IssuerVerifier, IssuerPresets):
@@ -172,12 +174,15 @@ class Verifier(IssuerVerifier, IssuerPresets):
         self._use_checks(checks)
 
     @staticmethod
-    def combine(*verifiers: Verifier) -> MultiIssuerVerifier:
+    def combine(*verifiers: Verifier | MultiTenantVerifier) -> MultiIssuerVerifier:
         """One verifier for several issuers, e.g. Stytch and Auth0 at once.
 
         The token's unverified ``iss`` chooses which verifier checks it;
         that one alone decides. An unknown ``iss`` is refused (401) without
-        any network call. The result works wherever a ``Verifier`` does.
+        any network call. A member may be multi-tenant (``multi_tenant``,
+        ``for_entra(tenant="common")``): an ``iss`` no member names exactly
+        goes to the first whose patterns match it. The result works wherever
+        a ``Verifier`` does.
         """
         return MultiIssuerVerifier(verifiers)
 
@@ -214,6 +219,11 @@ class Verifier(IssuerVerifier, IssuerPresets):
         """
         mapping = os.environ if environ is None else environ
         settings = settings_from_mapping(mapping, prefix, overrides)
+        if settings.multi_tenant:
+            raise ConfigurationError(
+                f"{prefix}TENANTS configures a multi-tenant issuer: build it with "
+                "MultiTenantVerifier.from_env() (or verifier_from_env())"
+            )
         with settings.named():
             return cls(**settings.kwargs)
 
@@ -246,6 +256,9 @@ class Verifier(IssuerVerifier, IssuerPresets):
         """Whether usable keys are cached (for readiness probes)."""
         return self.cache.has_usable_keys()
 
+    def _key_caches(self) -> list[JWKSCache]:
+        return [self.cache]
+
     def warm_up(self, *, strict: bool = False) -> bool:
         """Fetch the keys now if none are cached.
 
@@ -275,3 +288,21 @@ class Verifier(IssuerVerifier, IssuerPresets):
     def __repr__(self) -> str:
         source = self.cache.url or self.cache.discover_from or "static keys"
         return f"<Verifier issuers={sorted(self.policy.issuers)} keys={source}>"
+
+
+def verifier_from_env(
+    prefix: str = "M2M_GUARD_", *, environ: Mapping[str, Any] | None = None, **overrides: Any
+) -> Verifier | MultiTenantVerifier:
+    """The verifier the environment variables describe: a ``MultiTenantVerifier``
+    when ``{prefix}TENANTS`` is set, else a ``Verifier`` (see ``Verifier.from_env``)."""
+    mapping = os.environ if environ is None else environ
+    return build_verifier(settings_from_mapping(mapping, prefix, overrides))
+
+
+def build_verifier(settings: MappedSettings) -> Verifier | MultiTenantVerifier:
+    """The verifier of mapped settings (environment, Flask or Django config),
+    errors naming the variables."""
+    with settings.named():
+        if settings.multi_tenant:
+            return MultiTenantVerifier(**settings.kwargs)
+        return Verifier(**settings.kwargs)

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import binascii
 import json
+import json.scanner
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
 from .errors import (
@@ -30,8 +31,8 @@ __all__ = ["B64TOKEN", "ParsedToken", "extract_bearer_token", "parse_token"]
 
 # The last character of a canonical segment, by segment length modulo 4:
 # with 2 trailing characters 4 bits are unused, with 3 characters 2 bits.
-_CANONICAL_LAST_2 = frozenset("AQgw")
-_CANONICAL_LAST_3 = frozenset("AEIMQUYcgkosw048")
+_CANONICAL_LAST_2 = frozenset(b"AQgw")
+_CANONICAL_LAST_3 = frozenset(b"AEIMQUYcgkosw048")
 _BEARER = re.compile(r"[Bb][Ee][Aa][Rr][Ee][Rr]")
 #: RFC 6750 §2.1 b64token: the only characters a bearer token may carry in a header
 B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
@@ -82,21 +83,33 @@ def extract_bearer_token(authorization: str | Sequence[str] | None) -> str:
     return credentials
 
 
+#: base64url's two own characters to standard base64's, for ``a2b_base64``
+_TO_STANDARD = bytes.maketrans(b"-_", b"+/")
+_PADDING = (b"", b"", b"==", b"=")
+#: every character a segment may hold: deleting them from a token leaves its dots
+_B64URL_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+
+
 def _b64decode(segment: str) -> bytes:
+    """Decode a base64url segment whose alphabet the caller checked."""
+    try:
+        raw = segment.encode("ascii")
+    except UnicodeEncodeError:
+        raise MalformedTokenError("The access token is not valid base64url.") from None
+    return _b64decode_bytes(raw)
+
+
+def _b64decode_bytes(segment: bytes) -> bytes:
     # Callers ensured the alphabet; here only length and trailing bits remain.
     remainder = len(segment) % 4
     if remainder == 1:
         raise MalformedTokenError("The access token is not valid base64url.")
-    if remainder == 2:
-        if segment[-1] not in _CANONICAL_LAST_2:
-            raise MalformedTokenError("The access token is not canonical base64url.")
-        segment += "=="
-    elif remainder == 3:
-        if segment[-1] not in _CANONICAL_LAST_3:
-            raise MalformedTokenError("The access token is not canonical base64url.")
-        segment += "="
+    if (remainder == 2 and segment[-1] not in _CANONICAL_LAST_2) or (
+        remainder == 3 and segment[-1] not in _CANONICAL_LAST_3
+    ):
+        raise MalformedTokenError("The access token is not canonical base64url.")
     try:
-        return binascii.a2b_base64(segment.replace("-", "+").replace("_", "/"))
+        return binascii.a2b_base64(segment.translate(_TO_STANDARD) + _PADDING[remainder])
     except binascii.Error as exc:  # pragma: no cover - the alphabet was checked
         raise MalformedTokenError("The access token is not valid base64url.") from exc
 
@@ -127,7 +140,10 @@ _NAMES = {
 _shared_name = _NAMES.get
 
 
-def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+def _object(pairs: tuple[tuple[str, Any], ...]) -> dict[str, Any]:
+    """A JSON object from its members (the scanner hands each object over as
+    a tuple of pairs, so duplicates are seen and arrays, which come as lists,
+    are never mistaken for objects)."""
     obj = {_shared_name(name, name): value for name, value in pairs}
     if len(obj) != len(pairs):
         # RFC 7515 §5.2: a parser must reject or use the last; two readers of
@@ -140,62 +156,91 @@ def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
         kind = type(value)
         if kind is list:
             obj[name] = _freeze_list(value)
-        elif kind is dict:
-            obj[name] = FrozenDict(value)
+        elif kind is tuple:
+            obj[name] = FrozenDict(_object(value))
     return obj
 
 
 def _freeze_list(items: list[Any]) -> FrozenList:
-    # Objects and arrays inside were left mutable by their own hooks.
-    if any(type(item) in (list, dict) for item in items):
-        items = [
-            _freeze_list(item)
-            if type(item) is list
-            else FrozenDict(item)
-            if type(item) is dict
-            else item
-            for item in items
-        ]
+    for item in items:  # a loop: most arrays are a few strings
+        if type(item) in _CONTAINERS:
+            break
+    else:
+        return FrozenList(items)
+    items = [
+        _freeze_list(item)
+        if type(item) is list
+        else FrozenDict(_object(item))
+        if type(item) is tuple
+        else item
+        for item in items
+    ]
     return FrozenList(items)
+
+
+_CONTAINERS = (list, tuple)
 
 
 def _reject_constant(name: str) -> Any:
     raise MalformedTokenError("The access token contains a non-finite number.")
 
 
-_DECODER = json.JSONDecoder(object_pairs_hook=_reject_duplicates, parse_constant=_reject_constant)
+# The standard library's scanner (its C accelerator where there is one),
+# driven directly: objects arrive as tuples of pairs (``_object``).
+_SCAN: Callable[[str, int], tuple[Any, int]] = json.scanner.make_scanner(
+    # typeshed types the argument as the scanner itself; it is the decoder
+    json.JSONDecoder(object_pairs_hook=tuple, parse_constant=_reject_constant)  # type: ignore[arg-type]
+)
+_JSON_WHITESPACE = " \t\n\r"
 
 
 def _decode_json_object(data: bytes, part: str) -> dict[str, Any]:
     try:
-        value = _DECODER.decode(data.decode("utf-8"))
+        text = data.decode("utf-8").strip(_JSON_WHITESPACE)
+        value, end = _SCAN(text, 0)
     except MalformedTokenError:
         raise
-    except (ValueError, RecursionError) as exc:
-        # ValueError covers bad JSON, bad UTF-8 and oversized integers.
+    except (ValueError, RecursionError, StopIteration) as exc:
+        # ValueError covers bad JSON, bad UTF-8 and oversized integers;
+        # StopIteration, no JSON value at all.
         raise MalformedTokenError(f"The access token {part} is not valid JSON.") from exc
-    if not isinstance(value, dict):
+    if end != len(text):
+        raise MalformedTokenError(f"The access token {part} is not valid JSON.")
+    if type(value) is not tuple:
         raise MalformedTokenError(f"The access token {part} is not a JSON object.")
-    return value
+    return _object(value)
 
 
-# One pass checks the shape and the alphabet of all three segments.
-_COMPACT_JWS = re.compile(r"([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)")
 # Tokens from one issuer share a handful of headers (one per signing key), so
 # decoded headers are remembered by their segment; bounded, cleared when full.
-_HEADERS: dict[str, dict[str, Any]] = {}
+_HEADERS: dict[bytes, dict[str, Any]] = {}
 _MAX_HEADERS = 256
 
 
-def _header(segment: str) -> dict[str, Any]:
+def _header(segment: bytes) -> dict[str, Any]:
     header = _HEADERS.get(segment)
     if header is None:
         # Shared by every token with this header: read-only.
-        header = FrozenDict(_decode_json_object(_b64decode(segment), "header"))
+        header = FrozenDict(_decode_json_object(_b64decode_bytes(segment), "header"))
         if len(_HEADERS) >= _MAX_HEADERS:
             _HEADERS.clear()
         _HEADERS[segment] = header
     return header
+
+
+def _segments(token: str) -> tuple[bytes, bytes, bytes, bytes]:
+    """The token as ASCII and its three segments, each one or more base64url
+    characters: one pass over the token checks the alphabet and the dots."""
+    try:
+        raw = token.encode("ascii")
+    except UnicodeEncodeError:
+        raise MalformedTokenError(_shape_problem(token)) from None
+    if raw.translate(None, _B64URL_ALPHABET) != b"..":
+        raise MalformedTokenError(_shape_problem(token))
+    header, payload, signature = raw.split(b".")
+    if not (header and payload and signature):
+        raise MalformedTokenError(_shape_problem(token))
+    return raw, header, payload, signature
 
 
 def parse_token(token: str, *, max_size: int) -> ParsedToken:
@@ -212,15 +257,12 @@ def parse_token(token: str, *, max_size: int) -> ParsedToken:
     """
     if len(token) > max_size:
         raise TokenTooLargeError()
-    match = _COMPACT_JWS.fullmatch(token)
-    if match is None:
-        raise MalformedTokenError(_shape_problem(token))
-    header_b64, payload_b64, signature_b64 = match.groups()
+    raw, header, payload, signature = _segments(token)
     return ParsedToken(
-        _header(header_b64),
-        _decode_json_object(_b64decode(payload_b64), "payload"),
-        token[: match.end(2)].encode("ascii"),
-        _b64decode(signature_b64),
+        _header(header),
+        _decode_json_object(_b64decode_bytes(payload), "payload"),
+        raw[: len(header) + 1 + len(payload)],
+        _b64decode_bytes(signature),
     )
 
 

@@ -84,10 +84,16 @@ VARIABLES: dict[str, tuple[str, Reader]] = {
     "AUDIENCE_CLAIM": ("audience_claim", _as_text),
     "MAX_TOKEN_SIZE": ("max_token_size", _as_number(int)),
     "TOKEN_CACHE_SIZE": ("token_cache_size", _as_number(int)),
+    # a multi-tenant issuer (ISSUER a pattern such as https://{tenant}.example.com/)
+    "TENANTS": ("tenants", _as_list),
+    "TENANT_CLAIM": ("tenant_claim", _as_text),
+    "MAX_TENANTS": ("max_tenants", _as_number(int)),
 }
+#: the settings only a multi-tenant issuer takes
+_TENANT_SETTINGS = ("tenants", "tenant_claim", "max_tenants")
 _STYTCH = ("STYTCH_PROJECT_ID", "STYTCH_ENVIRONMENT", "STYTCH_B2B")
 #: what the Stytch preset decides, so setting it too is a contradiction
-_NOT_WITH_STYTCH = ("ISSUER", "JWKS_URL", "DISCOVERY_URL", "JWKS")
+_NOT_WITH_STYTCH = ("ISSUER", "JWKS_URL", "DISCOVERY_URL", "JWKS", "TENANTS")
 #: read by other parts of the package (the CLI, start-up checks, the HTTP seam)
 ELSEWHERE = frozenset(
     {
@@ -111,6 +117,11 @@ class MappedSettings:
 
     kwargs: dict[str, Any]
     sources: dict[str, str]
+
+    @property
+    def multi_tenant(self) -> bool:
+        """Whether these are a ``MultiTenantVerifier``'s (``TENANTS`` is set)."""
+        return "tenants" in self.kwargs
 
     @contextlib.contextmanager
     def named(self) -> Iterator[None]:
@@ -185,6 +196,9 @@ def settings_from_mapping(
         raise ConfigurationError(
             f"set {prefix}STYTCH_PROJECT_ID, or {prefix}ISSUER and {prefix}AUDIENCE"
         )
+    if any(param in kwargs for param in _TENANT_SETTINGS):
+        _check_multi_tenant(kwargs, sources, prefix)
+        return MappedSettings(kwargs, sources)
     if not any(k in kwargs for k in ("jwks_url", "jwks", "discovery_url", "public_key")):
         issuers = kwargs["issuer"]
         if len(issuers) != 1:
@@ -194,6 +208,19 @@ def settings_from_mapping(
         kwargs["discovery_url"] = issuers[0]
         sources["discovery_url"] = sources.get("issuer", "issuer")
     return MappedSettings(kwargs, sources)
+
+
+def _check_multi_tenant(kwargs: Mapping[str, Any], sources: Mapping[str, str], prefix: str) -> None:
+    """A multi-tenant issuer's settings: the tenants, and one keys URL (a
+    template or the shared one); discovery and inline keys do not apply."""
+    if "tenants" not in kwargs:
+        named = [sources.get(p, p) for p in _TENANT_SETTINGS if p in kwargs]
+        raise ConfigurationError(f"{' and '.join(named)} need {prefix}TENANTS")
+    if "jwks_url" not in kwargs or any(k in kwargs for k in ("jwks", "discovery_url")):
+        raise ConfigurationError(
+            f"{prefix}TENANTS needs {prefix}JWKS_URL (the shared keys URL or a template "
+            f"with the issuer's placeholder), and neither {prefix}JWKS nor {prefix}DISCOVERY_URL"
+        )
 
 
 def _refuse_unknown(present: Mapping[str, Any], prefix: str, extra: frozenset[str]) -> None:

@@ -143,9 +143,9 @@ def forbid_parsing(monkeypatch: pytest.MonkeyPatch) -> Callable[[], None]:
     """
 
     def forbid() -> None:
-        for name in ("_COMPACT_JWS", "_b64decode", "_decode_json_object", "_header"):
+        for name in ("_segments", "_b64decode_bytes", "_decode_json_object", "_header"):
             monkeypatch.setattr(_jws, name, _Forbidden())
         monkeypatch.setattr(_jws, "_shape_problem", _Forbidden())
-        monkeypatch.setattr(_jws, "_DECODER", _Forbidden())
+        monkeypatch.setattr(_jws, "_SCAN", _Forbidden())
 
     return forbid

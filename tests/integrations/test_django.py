@@ -16,7 +16,13 @@ from django.urls import path  # noqa: E402
 from django.utils.decorators import method_decorator  # noqa: E402
 from django.views import View  # noqa: E402
 
-from m2m_guard import ConfigurationError, KeysUnavailableError, Verifier, events  # noqa: E402
+from m2m_guard import (  # noqa: E402
+    ConfigurationError,
+    KeysUnavailableError,
+    MultiTenantVerifier,
+    Verifier,
+    events,
+)
 from m2m_guard._django_config import configured  # noqa: E402
 from m2m_guard.django import M2MUser, get_claims, require_scopes  # noqa: E402
 from m2m_guard.wsgi import M2MGuardMiddleware as WSGIGuard  # noqa: E402
@@ -278,3 +284,20 @@ def test_the_user_object_is_a_machine_client_without_permissions(
     assert not user.has_module_perms("orders")
     assert user.pk is None
     assert repr(user) == f"M2MUser(client_id={CLIENT_ID!r}, scopes=('read:orders',))"
+
+
+def test_settings_with_tenants_build_a_multi_tenant_verifier() -> None:
+    """TENANTS (a list) with an ISSUER pattern and a JWKS_URL: a MultiTenantVerifier."""
+    keys = {
+        "ISSUER": "https://{tenant}.auth.example.com/",
+        "AUDIENCE": PROJECT_ID,
+        "JWKS_URL": "https://keys.example.com/{tenant}/jwks",
+        "TENANTS": ["acme", "globex"],
+        "TENANT_CLAIM": "org",
+    }
+    with override_settings(M2M_GUARD=keys):
+        config = configured()
+    assert isinstance(config.verifier, MultiTenantVerifier)
+    assert config.verifier.tenant_claim == "org"
+    message = settings_error({**keys, "TENANTS": None})
+    assert "TENANT_CLAIM need TENANTS" in message

@@ -13,6 +13,8 @@ from tests.presets.support import IssuerServer, running_issuer_server
 from tests.support.keys import SigningKey, jwks_of
 
 V = TypeVar("V", bound=TokenVerifier)
+#: Where Entra serves the keys every tenant's tokens are signed with.
+COMMON_KEYS = "/common/discovery/v2.0/keys"
 Track = Callable[[V], V]
 
 
@@ -66,3 +68,21 @@ def track_sync() -> Iterator[Track[TokenVerifier]]:
     yield add
     for verifier in made:
         verifier.close()
+
+
+@pytest.fixture
+def login(rsa_key: SigningKey) -> Iterator[IssuerServer]:
+    """Entra's login host: the common keys endpoint."""
+    with running_issuer_server() as server:
+        server.serve_keys(COMMON_KEYS, rsa_key)
+        yield server
+
+
+@pytest.fixture
+def tenant_hosts(rsa_key: SigningKey, other_rsa_key: SigningKey) -> Iterator[IssuerServer]:
+    """A host with a JWKS per tenant: acme (rsa_key), globex (other_rsa_key)."""
+    with running_issuer_server() as server:
+        server.serve_keys("/acme/jwks", rsa_key)
+        server.serve_keys("/globex/jwks", other_rsa_key)
+        server.serve_keys("/initech/jwks", rsa_key)
+        yield server

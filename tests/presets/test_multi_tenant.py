@@ -9,7 +9,7 @@ so "costs no network call" is checked, not assumed.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -30,8 +30,8 @@ from m2m_guard import (
 from m2m_guard.events import TokenVerified, VerificationFailed
 from tests.core._helpers import Flavor
 from tests.integrations._harness import Harness
-from tests.presets.conftest import Track
-from tests.presets.support import MIDDLEWARES, IssuerServer, running_issuer_server
+from tests.presets.conftest import COMMON_KEYS, Track
+from tests.presets.support import MIDDLEWARES, IssuerServer
 from tests.presets.test_presets import ENTRA_API, ENTRA_CALLER, TENANT, entra_v2_claims
 from tests.support.clock import FakeClock
 from tests.support.keys import SigningKey
@@ -40,26 +40,7 @@ pytestmark = pytest.mark.anyio
 
 OTHER_TENANT = "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d"
 UNLISTED = "11111111-2222-4333-8444-555555555555"
-COMMON_KEYS = "/common/discovery/v2.0/keys"
 AUTH0_API = "https://orders.example.com/api"
-
-
-@pytest.fixture
-def login(rsa_key: SigningKey) -> Iterator[IssuerServer]:
-    """Entra's login host: the common keys endpoint."""
-    with running_issuer_server() as server:
-        server.serve_keys(COMMON_KEYS, rsa_key)
-        yield server
-
-
-@pytest.fixture
-def tenant_hosts(rsa_key: SigningKey, other_rsa_key: SigningKey) -> Iterator[IssuerServer]:
-    """A host with a JWKS per tenant: acme (rsa_key), globex (other_rsa_key)."""
-    with running_issuer_server() as server:
-        server.serve_keys("/acme/jwks", rsa_key)
-        server.serve_keys("/globex/jwks", other_rsa_key)
-        server.serve_keys("/initech/jwks", rsa_key)
-        yield server
 
 
 def entra_token(

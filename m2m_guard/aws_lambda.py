@@ -62,6 +62,10 @@ class AuthorizerUnavailable(RuntimeError):
         self.retry_after = retry_after
 
 
+#: what every allowed call's context holds, from the verified claims
+_CONTEXT_KEYS = frozenset({"client_id", "scopes"})
+
+
 def _route_pattern(name: object) -> str:
     if not isinstance(name, str) or "/" not in name or name.startswith("/"):
         raise ConfigurationError(
@@ -96,9 +100,15 @@ class LambdaAuthorizer:
         }
         self._routes: Mapping[str, Scopes] = routes or {}
         self._default = default
-        self.context_claims = tuple(
-            [context_claims] if isinstance(context_claims, str) else context_claims
-        )
+        selected = tuple([context_claims] if isinstance(context_claims, str) else context_claims)
+        for name in selected:
+            if not isinstance(name, str) or not name or name in _CONTEXT_KEYS:
+                raise ConfigurationError(
+                    f"context_claims: {name!r} is not a claim name the context can carry "
+                    f"(client_id and scopes are always there)"
+                )
+        #: the claims passed on in the ``context`` next to ``client_id`` and ``scopes``
+        self.context_claims = selected
         self.realm = realm
         self._table: ScopeTable | None = None
         self._factory: Callable[[], TokenVerifier] | None = None

@@ -265,6 +265,9 @@ def test_a_missing_token_in_a_token_event_is_unauthorized(verifier: Verifier) ->
         ({"routes": {"GET": "a"}}, "routes are named"),
         ({"routes": ["GET/x"]}, "mapping"),
         ({"routes": {"GET/x": 3}}, "invalid scopes"),
+        ({"context_claims": ["client_id"]}, "context_claims"),
+        ({"context_claims": ["tenant", ""]}, "context_claims"),
+        ({"context_claims": [3]}, "context_claims"),
     ],
 )
 def test_invalid_routes_are_refused_at_construction(

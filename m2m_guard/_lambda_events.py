@@ -164,10 +164,13 @@ def _policy(effect: str, arn: str) -> dict[str, Any]:
     return {"Version": "2012-10-17", "Statement": [statement]}
 
 
-def allow(call: Call, claims: M2MClaims | None, selected: Iterable[str]) -> dict[str, Any]:
-    """The answer letting the call through, with the caller in its context."""
+def allow(
+    call: Call, claims: M2MClaims | None, selected: Iterable[str], simple: bool = True
+) -> dict[str, Any]:
+    """The answer letting the call through, with the caller in its context
+    (an HTTP API's simple response, unless ``simple`` is false: a policy)."""
     context = {} if claims is None else claims_context(claims, selected)
-    if call.kind == HTTP_API:
+    if simple and call.kind == HTTP_API:
         return {"isAuthorized": True, "context": context}
     principal = claims.client_id if claims is not None else "anonymous"
     return {
@@ -177,13 +180,13 @@ def allow(call: Call, claims: M2MClaims | None, selected: Iterable[str]) -> dict
     }
 
 
-def deny(call: Call, exc: M2MGuardError, realm: str) -> dict[str, Any]:
+def deny(call: Call, exc: M2MGuardError, realm: str, simple: bool = True) -> dict[str, Any]:
     """The answer refusing the call (403 at API Gateway), the refusal in its context."""
     context: dict[str, str | int | float | bool] = dict(exc.to_dict())
     challenge = exc.www_authenticate(realm)
     if challenge is not None:
         context["www_authenticate"] = challenge
-    if call.kind == HTTP_API:
+    if simple and call.kind == HTTP_API:
         return {"isAuthorized": False, "context": context}
     return {
         "principalId": "anonymous",

@@ -24,6 +24,9 @@ What the caller of the API sees (API Gateway, not the authorizer, answers):
 * HTTP API, simple responses: ``isAuthorized: false`` for every refusal:
   **403** (API Gateway answers a *missing* identity source with 401 before
   invoking the authorizer); ``isAuthorized: true`` with the same ``context``.
+  With ``simple_responses=False`` (``enableSimpleResponses`` off), HTTP API
+  events get IAM policies instead, every refusal a ``Deny``: **403**.
+  (HTTP API payload format 1.0 events have REST's ``REQUEST`` shape.)
 * Keys unavailable (the issuer's JWKS unreachable): ``AuthorizerUnavailable``
   is raised, so the refusal is not cached; API Gateway answers **500**
   (REST's ``AUTHORIZER_FAILURE`` gateway response can be set to 503 with a
@@ -85,12 +88,15 @@ class LambdaAuthorizer:
         routes: Mapping[str, Scopes] | None = None,
         default: Scopes = (),
         context_claims: Iterable[str] = (),
+        simple_responses: bool = True,
         realm: str = "api",
         audience: str | Iterable[str] | None = None,
         issuer: str | Iterable[str] | None = None,
         max_token_age: float | None = None,
         checks: Iterable[Check] | None = None,
     ) -> None:
+        #: whether HTTP API events get simple responses (else IAM policies)
+        self.simple_responses = bool(simple_responses)
         self._options: dict[str, Any] = {
             "realm": realm,
             "audience": audience,
@@ -147,19 +153,20 @@ class LambdaAuthorizer:
             logger.warning("not an authorizer event: %s", exc.description)
             raise Exception("Unauthorized") from None
         guard = table.guard_for(call.route)
+        simple = self.simple_responses
         try:
             claims = self._check(guard, call)
         except InsufficientScopeError as exc:
-            return deny(call, exc, self.realm)
+            return deny(call, exc, self.realm, simple)
         except KeysUnavailableError as exc:
             raise AuthorizerUnavailable(exc.description, exc.retry_after) from None
         except M2MGuardError as exc:
             if exc.status_code >= 500:
                 raise AuthorizerUnavailable(exc.description, 5) from None
             if call.kind == HTTP_API:
-                return deny(call, exc, self.realm)
+                return deny(call, exc, self.realm, simple)
             raise Exception("Unauthorized") from None
-        return allow(call, claims, self.context_claims)
+        return allow(call, claims, self.context_claims, simple)
 
     @staticmethod
     def _check(guard: Guard, call: Any) -> Any:
@@ -176,6 +183,7 @@ def lambda_authorizer(
     routes: Mapping[str, Scopes] | None = None,
     default: Scopes = (),
     context_claims: Iterable[str] = (),
+    simple_responses: bool = True,
     realm: str = "api",
     audience: str | Iterable[str] | None = None,
     issuer: str | Iterable[str] | None = None,
@@ -192,7 +200,10 @@ def lambda_authorizer(
     name wins, then the pattern with the most literal characters; other
     routes need ``default``. ``context_claims``: the claims passed on to the
     integration in the authorizer's ``context`` (with ``client_id`` and
-    ``scopes``). The ``audience``, ``issuer``, ``max_token_age`` and
+    ``scopes``). ``simple_responses``: answer HTTP API (payload 2.0) events
+    with simple responses, as when the authorizer's ``enableSimpleResponses``
+    is on; off, they get IAM policies for the call's ``routeArn`` (every
+    refusal a ``Deny``: 403). The ``audience``, ``issuer``, ``max_token_age`` and
     ``checks`` of a route narrow the verifier's for every route.
 
     Raises:
@@ -203,6 +214,7 @@ def lambda_authorizer(
         routes=routes,
         default=default,
         context_claims=context_claims,
+        simple_responses=simple_responses,
         realm=realm,
         audience=audience,
         issuer=issuer,

@@ -166,6 +166,28 @@ def test_routes_match_arns_exact_first_then_the_most_literal_pattern(
     assert 'scope="never:granted"' in answer["context"]["www_authenticate"]
 
 
+def test_http_api_events_get_policies_without_simple_responses(
+    verifier: Verifier, bearer: Callable[..., str]
+) -> None:
+    handler = lambda_authorizer(verifier, routes={"PUT/*": "write:orders"}, simple_responses=False)
+    route = http_api_event("GET", "/orders", [("authorization", bearer())])
+    answer = handler(route, None)
+    assert answer["principalId"] == CLIENT_ID
+    assert answer["policyDocument"]["Statement"][0] == {
+        "Action": "execute-api:Invoke",
+        "Effect": "Allow",
+        "Resource": route["routeArn"],
+    }
+    for event in (
+        http_api_event("PUT", "/orders", [("authorization", bearer())]),
+        http_api_event("GET", "/orders", [("authorization", "Bearer not-a-token")]),
+    ):
+        answer = handler(event, None)
+        assert answer["principalId"] == "anonymous"
+        assert answer["policyDocument"]["Statement"][0]["Effect"] == "Deny"
+        assert answer["context"]["error"] in ("insufficient_scope", "invalid_token")
+
+
 def test_context_claims_are_strings_numbers_or_booleans(
     verifier: Verifier, bearer: Callable[..., str]
 ) -> None:

@@ -20,7 +20,7 @@ from ._sansio.errors import ConfigurationError
 from ._sansio.scopes import normalize_scopes
 from ._types import TokenVerifier
 
-__all__ = ["RouteScopes", "ScopeTable", "Scopes"]
+__all__ = ["RouteScopes", "ScopeTable", "Scopes", "check_table"]
 
 
 @dataclass(frozen=True)
@@ -48,6 +48,21 @@ def _scopes(value: Scopes, where: str) -> _Key:
         return normalize_scopes(value), ()
     except (TypeError, ValueError) as exc:
         raise ConfigurationError(f"{where}: invalid scopes {value!r}") from exc
+
+
+def check_table(
+    table: Mapping[str, Scopes], default: Scopes, validate: Callable[[object], str]
+) -> None:
+    """Validate a table before its verifier exists (as ``ScopeTable`` would).
+
+    Raises:
+        ConfigurationError: not a mapping, a name ``validate`` refuses, invalid scopes.
+    """
+    if not isinstance(table, Mapping):
+        raise ConfigurationError("the scopes must be a mapping of names to scopes")
+    _scopes(default, "default")
+    for name, value in table.items():
+        _scopes(value, validate(name))
 
 
 class ScopeTable:

@@ -40,15 +40,16 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from ._guard import Guard
-from ._lambda_events import HTTP_API, allow, deny, parse_event
+from ._lambda_events import HTTP_API, Call, allow, deny, parse_event
 from ._sansio.checks import Check
+from ._sansio.claims import M2MClaims
 from ._sansio.errors import (
     ConfigurationError,
     InsufficientScopeError,
     KeysUnavailableError,
     M2MGuardError,
 )
-from ._scope_table import RouteScopes, Scopes, ScopeTable
+from ._scope_table import RouteScopes, Scopes, ScopeTable, check_table
 from ._types import TokenVerifier
 
 __all__ = ["AuthorizerUnavailable", "LambdaAuthorizer", "RouteScopes", "lambda_authorizer"]
@@ -121,6 +122,7 @@ class LambdaAuthorizer:
         if isinstance(verifier, TokenVerifier):
             self._table = self._build(verifier)
         elif callable(verifier):
+            check_table(self._routes, default, _route_pattern)  # errors now, not at first call
             self._factory = verifier  # built on the first invocation, then kept
         else:
             raise ConfigurationError("verifier must be an m2m_guard.Verifier or a factory of one")
@@ -169,7 +171,7 @@ class LambdaAuthorizer:
         return allow(call, claims, self.context_claims, simple)
 
     @staticmethod
-    def _check(guard: Guard, call: Any) -> Any:
+    def _check(guard: Guard, call: Call) -> M2MClaims | None:
         request = call.request if guard.needs_request else None
         claims = guard.cached(call.authorization, call.route, request)
         if claims is None:

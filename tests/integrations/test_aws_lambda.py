@@ -297,6 +297,8 @@ def test_invalid_routes_are_refused_at_construction(
 ) -> None:
     with pytest.raises(ConfigurationError, match=message):
         lambda_authorizer(verifier, **options)
+    with pytest.raises(ConfigurationError, match=message):  # a factory: checked as early
+        lambda_authorizer(lambda: verifier, **options)
 
 
 def test_a_verifier_is_required(verifier: Verifier) -> None:

@@ -309,3 +309,19 @@ def test_a_verifier_is_required(verifier: Verifier) -> None:
         lambda_authorizer("not a verifier")  # type: ignore[arg-type]
     with pytest.raises(ConfigurationError, match="async def check"):
         lambda_authorizer(verifier, checks=[later])
+
+
+def test_events_name_the_route_as_their_path(
+    rsa_key: SigningKey, clock: FakeClock, bearer: Callable[..., str]
+) -> None:
+    from m2m_guard.events import TokenVerified, VerificationFailed
+
+    seen: list[Any] = []
+    verifier = Verifier(
+        issuer=ISSUER, audience=PROJECT_ID, jwks=jwks_of(rsa_key), clock=clock, on_event=seen.append
+    )
+    handler = lambda_authorizer(verifier)
+    decide(handler, token_event(bearer(), "GET", "/orders/7"))
+    decide(handler, token_event("Bearer junk", "POST", "/orders"))
+    assert [e.path for e in seen if isinstance(e, TokenVerified)] == ["GET/orders/7"]
+    assert [e.path for e in seen if isinstance(e, VerificationFailed)] == ["POST/orders"]

@@ -333,3 +333,23 @@ def test_a_failed_token_request_fails_the_call_unavailable(verifier: Verifier) -
 def test_the_plugin_takes_only_a_client_credentials_auth() -> None:
     with pytest.raises(TypeError, match="ClientCredentialsAuth"):
         M2MAuthMetadataPlugin("a token")  # type: ignore[arg-type]
+
+
+def test_events_name_the_method_as_their_path(
+    kind: str, rsa_key: SigningKey, clock: FakeClock, sign: Any, serve: Any
+) -> None:
+    from m2m_guard.events import TokenVerified, VerificationFailed
+
+    seen: list[Any] = []
+    verifier = Verifier(
+        issuer=ISSUER, audience=PROJECT_ID, jwks=jwks_of(rsa_key), clock=clock, on_event=seen.append
+    )
+    served = serve(verifier)
+    token = sign()
+    call(served.target, WHOAMI, token)
+    call(served.target, WHOAMI, token)  # the token-cache hit reports too
+    call(served.target, WHOAMI, [("authorization", "Bearer junk")])
+    verified = [e for e in seen if isinstance(e, TokenVerified)]
+    failed = [e for e in seen if isinstance(e, VerificationFailed)]
+    assert [(e.path, e.cached) for e in verified] == [(WHOAMI, False), (WHOAMI, True)]
+    assert [(e.path, e.status_code) for e in failed] == [(WHOAMI, 401)]

@@ -9,12 +9,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from benchmarks._caller import CALLER_KEYS
+from benchmarks._dpop import DPOP_KEYS
 from benchmarks._load import LoadResult
 from benchmarks._memory import MemoryResult
 from benchmarks._timing import Measurement
 
 __all__ = [
     "COLD_LIMIT",
+    "DPOP_LIMIT",
     "REQUEST_KEYS",
     "REQUEST_PAIRS",
     "REQUEST_TARGETS",
@@ -27,6 +30,8 @@ __all__ = [
 ]
 
 FLOOR, PYJWT = "raw_rs256", "pyjwt_decode"
+#: the DPoP proof check, at most this many raw ES256 verifies of the proof
+DPOP_LIMIT = 1.5
 #: (protected case, its bare baseline) for the in-process request overheads.
 REQUEST_PAIRS = (
     ("starlette_guarded", "starlette_bare"),
@@ -133,6 +138,12 @@ class Report:
                 self.us("guard_warm_rules"), self.us("guard_warm_plain"),
                 lambda r: r <= RULES_LIMIT, "{:.2f}x",
             ),
+            _ratio_target(
+                "dpop",
+                f"DPoP proof check <= {DPOP_LIMIT:.1f}x one raw cryptography ES256 verify",
+                self.us("dpop_proof_check"), self.us("dpop_raw_es256"),
+                lambda r: r <= DPOP_LIMIT, "{:.2f}x",
+            ),
             Target(
                 "<= 2 KiB of memory per cached token",
                 f"{per_token:.0f} B per token" if per_token is not None
@@ -187,7 +198,28 @@ def _verification_rows(report: Report) -> list[list[str]]:
          f"{m.median_us / raw:.2f}x" if raw else "-",
          f"{m.median_us / pyjwt:.3f}x" if pyjwt else "-"]
         for m in report.measurements
-        if m.key not in REQUEST_KEYS
+        if m.key not in REQUEST_KEYS and m.key not in DPOP_KEYS and m.key not in CALLER_KEYS
+    ]  # fmt: skip
+
+
+def _caller_rows(report: Report) -> list[list[str]]:
+    bearer = report.us("caller_bearer")
+    return [
+        [m.label, f"{m.median_us:.2f}", f"{m.min_us:.2f}",
+         f"{m.median_us / bearer:.1f}x" if bearer else "-"]
+        for m in report.measurements
+        if m.key in CALLER_KEYS
+    ]  # fmt: skip
+
+
+def _dpop_rows(report: Report) -> list[list[str]]:
+    raw, bearer = report.us("dpop_raw_es256"), report.us("guard_warm_bearer")
+    return [
+        [m.label, f"{m.median_us:.2f}", f"{m.min_us:.2f}",
+         f"{m.median_us / raw:.2f}x" if raw else "-",
+         f"{m.median_us / bearer:.1f}x" if bearer else "-"]
+        for m in report.measurements
+        if m.key in DPOP_KEYS
     ]  # fmt: skip
 
 
@@ -215,6 +247,12 @@ def tables(report: Report) -> list[Table]:
         ("In-process requests (warm token), µs per request",
          ["item", "median µs/op", "min µs/op", "added µs", "vs its baseline"],
          _request_rows(report)),
+        ("DPoP (RFC 9449, ES256 proofs), µs per proof or request",
+         ["item", "median µs/op", "min µs/op", "vs raw ES256", "vs warm bearer"],
+         _dpop_rows(report)),
+        ("Caller side (ClientCredentialsAuth, sync flow), µs per request",
+         ["item", "median µs/op", "min µs/op", "vs bearer caller"],
+         _caller_rows(report)),
     ]  # fmt: skip
 
 

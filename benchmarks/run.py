@@ -8,8 +8,9 @@ Measured in one process run, so ratios are meaningful: raw ``cryptography``
 verification (RS256, ES256, EdDSA: the floor), PyJWT ``jwt.decode`` and
 ``PyJWKClient`` + decode, the Stytch SDK's ``m2m.authenticate_token`` (when
 installed), m2m_guard cold and warm, bare vs protected Starlette and Flask
-hello-world apps called in process, memory per cached token, and a short load
-run over 127.0.0.1. ``run()`` is the importable entry point.
+hello-world apps called in process, DPoP (a fresh proof per request, next to
+bearer and to one raw ES256 verify), memory per cached token, and a short
+load run over 127.0.0.1. ``run()`` is the importable entry point.
 """
 
 from __future__ import annotations
@@ -28,7 +29,9 @@ if __package__ in (None, ""):  # run as a script: make the ``benchmarks`` packag
 
 from benchmarks._aiohttp import aiohttp_cases
 from benchmarks._apps import in_process_cases
+from benchmarks._caller import caller_cases
 from benchmarks._django import django_cases
+from benchmarks._dpop import dpop_cases
 from benchmarks._litestar import litestar_cases
 from benchmarks._load import LoadSettings, load_run
 from benchmarks._memory import has_token_cache, memory_per_token
@@ -120,7 +123,16 @@ def run(
                 *litestar_cases(verifier, token, loop),
             ]
             measurements = measure(
-                [*cases, *verification, *requests, *policy, *frameworks, *rule_cases(world)],
+                [
+                    *cases,
+                    *verification,
+                    *requests,
+                    *policy,
+                    *frameworks,
+                    *rule_cases(world),
+                    *dpop_cases(),
+                    *caller_cases(),
+                ],
                 repeats=settings.repeats,
                 target_ns=int(settings.batch_ms * 1e6),
                 iterations=settings.iterations,

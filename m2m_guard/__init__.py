@@ -16,9 +16,12 @@ Framework integrations live in submodules that import their framework:
 from ._fingerprint import token_fingerprint
 from ._guard import ErrorResponse, Guard, PathMatcher, error_response, set_error_renderer
 from ._multi import MultiIssuerVerifier
+from ._replay import MemoryReplayStore, ReplayStore
 from ._resource import ProtectedResource
 from ._sansio.checks import CheckFailedError, pure_check
 from ._sansio.claims import M2MClaims
+from ._sansio.dpop import DPoPPolicy, DPoPProof, access_token_hash, jwk_thumbprint
+from ._sansio.dpop_errors import InvalidDPoPProofError, UseDPoPNonceError
 from ._sansio.errors import (
     BadSignatureError,
     ConfigurationError,
@@ -53,6 +56,8 @@ __all__ = [
     "BadSignatureError",
     "CheckFailedError",
     "ConfigurationError",
+    "DPoPPolicy",
+    "DPoPProof",
     "DisallowedAlgorithmError",
     "ErrorResponse",
     "ExpiredTokenError",
@@ -60,6 +65,7 @@ __all__ = [
     "InsufficientScopeError",
     "InvalidAudienceError",
     "InvalidClaimError",
+    "InvalidDPoPProofError",
     "InvalidIssuerError",
     "InvalidRequestError",
     "InvalidTokenError",
@@ -68,11 +74,13 @@ __all__ = [
     "M2MClaims",
     "M2MGuardError",
     "MalformedTokenError",
+    "MemoryReplayStore",
     "MissingTokenError",
     "MultiIssuerVerifier",
     "MultiTenantVerifier",
     "PathMatcher",
     "ProtectedResource",
+    "ReplayStore",
     "RequestContext",
     "ScopeClaim",
     "TokenNotYetValidError",
@@ -81,10 +89,13 @@ __all__ = [
     "TokenVerifier",
     "UnknownKeyError",
     "UnsupportedHeaderError",
+    "UseDPoPNonceError",
     "Verifier",
     "__version__",
+    "access_token_hash",
     "error_response",
     "extract_bearer_token",
+    "jwk_thumbprint",
     "pure_check",
     "set_error_renderer",
     "token_fingerprint",

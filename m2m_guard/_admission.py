@@ -8,6 +8,7 @@ import inspect
 import logging
 from collections.abc import Sequence
 
+from ._sansio.binding import Binding
 from ._sansio.checks import Checks, call_check, failed, misused, run_sync
 from ._sansio.claims import M2MClaims
 from ._sansio.engine import check_scopes
@@ -77,6 +78,8 @@ class Admission:
     _checks: Checks | None = None
     #: Whether ``_hit`` and ``_cached`` can run every check (none is async).
     _sync_hits: bool = True
+    #: The verifier's rules for bound tokens (DPoP, mTLS); ``None``: none.
+    _binding: Binding | None = None
 
     def _granted(
         self,
@@ -134,6 +137,9 @@ class Admission:
     def _failed(self, exc: M2MGuardError, path: str | None = None) -> None:
         """Report a refusal (of a token, or of a request without a usable one)."""
         logger.debug("token refused: %s (%s)", type(exc).__name__, exc.description)
+        binding = self._binding
+        if binding is not None and "dpop_challenge" not in vars(exc):
+            exc.dpop_challenge = binding.challenge(None)  # the DPoP challenge too
         hook = self._on_event
         if hook is not None:
             emit(hook, VerificationFailed(type(exc).__name__, exc.error, exc.status_code, path))

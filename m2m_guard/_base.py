@@ -33,6 +33,7 @@ import logging
 from collections.abc import Iterable, Sequence
 
 from ._admission import Admission
+from ._bound import BoundEntryPoints
 from ._closing import Closing
 from ._header import HeaderEntryPoints
 from ._sansio.checks import Check, compile_checks
@@ -52,7 +53,7 @@ logger = logging.getLogger("m2m_guard")
 Scopes = tuple[str, ...]
 
 
-class VerifierBase(Admission, HeaderEntryPoints, Closing):
+class VerifierBase(Admission, HeaderEntryPoints, BoundEntryPoints, Closing):
     """The entry points of every verifier (the ``verify_header`` pair and
     ``cached_bearer`` are ``HeaderEntryPoints``'); its checks and event
     reporting are ``Admission``'s."""
@@ -244,6 +245,8 @@ class VerifierBase(Admission, HeaderEntryPoints, Closing):
             claims = self._hit(values[0], required, any_of, path, request, rules)
             if claims is not None:
                 return claims
+        if self._binding is not None and request is not None:  # DPoP, mTLS: _bound
+            return self._bound(values, required, any_of, optional, path, request, rules)
         token = self._token(values, optional, path)
         if token is None:
             return None
@@ -277,6 +280,8 @@ class VerifierBase(Admission, HeaderEntryPoints, Closing):
                     return await holder._granted_async(
                         claims, True, required, any_of, path, request, rules
                     )
+        if self._binding is not None and request is not None:
+            return await self._bound_async(values, required, any_of, optional, path, request, rules)
         token = self._token(values, optional, path)
         if token is None:
             return None
@@ -371,8 +376,9 @@ class IssuerVerifier(VerifierBase):
 
     @property
     def needs_request(self) -> bool:
-        """Whether a custom check looks at the request (every check not marked pure)."""
-        return self._checks is not None
+        """Whether a custom check looks at the request (every check not marked
+        pure), or bound tokens are taken (DPoP, mTLS)."""
+        return self._checks is not None or self._binding is not None
 
     @property
     def accepted(self) -> tuple[frozenset[str], frozenset[str], float | None]:

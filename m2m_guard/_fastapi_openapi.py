@@ -1,7 +1,10 @@
 """FastAPI's OpenAPI document completed for ``M2MBearer`` schemes: the scopes
 of their client-credentials flows, and the 401/403/503 answers (RFC 6750
 body, ``WWW-Authenticate``, ``Retry-After``) of the operations they protect,
-leaving what the app declared alone."""
+leaving what the app declared alone. A scheme whose verifier takes DPoP
+(RFC 9449) says so (``x-dpop``: the mode and the proof algorithms), and its
+operations document the ``DPoP`` proof header (required in ``"required"``
+mode); OpenAPI has no DPoP scheme type of its own."""
 
 from __future__ import annotations
 
@@ -63,15 +66,25 @@ def complete(document: dict[str, Any], bearers: Mapping[str, object]) -> None:
             if method not in _METHODS or not isinstance(operation, dict):
                 continue
             mine = False
+            dpop = "off"
             for requirement in operation.get("security") or ():
                 for name, scopes in requirement.items():
                     if name in used:
                         mine = True
                         used[name].update(dict.fromkeys(scopes))
+                        dpop = max(dpop, _dpop_of(bearers[name]), key=_DPOP_ORDER.index)
             if mine:
                 protected = True
                 _add_answers(operation.setdefault("responses", {}))
+            if dpop != "off":
+                _add_dpop(operation, dpop)
     for name, scopes in used.items():
+        binding = getattr(getattr(bearers[name], "verifier", None), "_binding", None)
+        if binding is not None and binding.dpop != "off":
+            schemes[name]["x-dpop"] = {
+                "mode": binding.dpop,
+                "algs": list(binding.policy.algorithms),
+            }
         flow = schemes[name].get("flows", {}).get("clientCredentials")
         if flow is not None:
             flow["scopes"] = {**{scope: scope for scope in scopes}, **flow.get("scopes", {})}
@@ -79,6 +92,34 @@ def complete(document: dict[str, Any], bearers: Mapping[str, object]) -> None:
         components = document.setdefault("components", {})
         schemas = components.setdefault("schemas", {})
         schemas.setdefault(_ERROR_SCHEMA_NAME, copy.deepcopy(_ERROR_SCHEMA))
+
+
+_DPOP_ORDER = ("off", "allowed", "required")
+
+
+def _dpop_of(bearer: object) -> str:
+    mode = getattr(getattr(bearer, "verifier", None), "dpop", "off")
+    return mode if mode in _DPOP_ORDER else "off"
+
+
+def _add_dpop(operation: dict[str, Any], mode: str) -> None:
+    operation["x-dpop"] = mode
+    parameters = operation.setdefault("parameters", [])
+    if any(p.get("in") == "header" and str(p.get("name")).lower() == "dpop" for p in parameters):
+        return
+    parameters.append(
+        {
+            "name": "DPoP",
+            "in": "header",
+            "required": mode == "required",
+            "description": (
+                "A fresh DPoP proof (RFC 9449) for this request, sent with "
+                "Authorization: DPoP <token>"
+                + ("." if mode == "required" else " when the token is DPoP-bound.")
+            ),
+            "schema": {"type": "string"},
+        }
+    )
 
 
 def _add_answers(responses: dict[str, Any]) -> None:

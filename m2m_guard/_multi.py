@@ -62,6 +62,12 @@ class MultiIssuerVerifier(VerifierBase):
                 "combine needs one or more Verifier (or multi-tenant verifier) objects"
             )
         self._tenanted = tuple(v for v in self.verifiers if isinstance(v, MultiTenantVerifier))
+        if any(getattr(v, "_binding", None) is not None for v in self.verifiers):
+            # The binding path is one verifier's (its replay store, its proof rules).
+            raise ConfigurationError(
+                "combine does not take verifiers with dpop= or mtls= (sender-constrained "
+                "tokens): protect those routes with their own Verifier"
+            )
         # One issuer may serve several verifiers (two Stytch projects share
         # the base URL issuer); the token's audience then tells them apart.
         self._by_issuer: dict[str, tuple[IssuerVerifier, ...]] = {}

@@ -10,8 +10,11 @@ from typing import TYPE_CHECKING, Any
 from ._base import IssuerVerifier
 from ._drivers import AsyncDriver, SyncDriver
 from ._multi import MultiIssuerVerifier
+from ._replay import MemoryReplayStore
+from ._sansio.binding import Binding
 from ._sansio.checks import Check
 from ._sansio.claims import M2MClaims
+from ._sansio.dpop import DPoPPolicy
 from ._sansio.engine import Engine
 from ._sansio.errors import ConfigurationError
 from ._sansio.flow import run_async, run_sync
@@ -96,6 +99,20 @@ class Verifier(IssuerVerifier, IssuerPresets):
         checks: custom checks ``check(claims, request)``, run after the
             claims and before the scopes; each returns ``None`` or raises an
             ``M2MGuardError`` (README, "Custom checks and per-route rules").
+        dpop: DPoP (RFC 9449): ``"off"`` (the default: DPoP-bound tokens are
+            refused), ``"allowed"`` (Bearer tokens without ``cnf`` still work;
+            DPoP-bound ones need ``Authorization: DPoP`` and a fresh proof) or
+            ``"required"`` (only DPoP-bound tokens, with a proof).
+        dpop_policy: the proof rules (``DPoPPolicy``: ``iat`` window,
+            algorithms, nonces, replay store, the public URL behind a proxy).
+        mtls: take certificate-bound tokens (RFC 8705, ``cnf["x5t#S256"]``):
+            the caller's TLS client certificate must have that thumbprint. It
+            comes from the server (ASGI ``tls`` extension, WSGI
+            ``SSL_CLIENT_CERT``) or from ``mtls_cert_header``.
+        mtls_cert_header: a header a trusted TLS-terminating proxy sets to
+            the client certificate (URL-encoded PEM, e.g. nginx's
+            ``$ssl_client_escaped_cert``, or Envoy's ``X-Forwarded-Client-Cert``);
+            implies ``mtls``. Safe only when that proxy strips it from callers.
     """
 
     def __init__(
@@ -130,6 +147,10 @@ class Verifier(IssuerVerifier, IssuerPresets):
         clock: Callable[[], float] = time.time,
         on_event: EventHook | None = None,
         checks: Iterable[Check] = (),
+        dpop: str = "off",
+        dpop_policy: DPoPPolicy | None = None,
+        mtls: bool = False,
+        mtls_cert_header: str | None = None,
     ) -> None:
         self.policy = claims_policy(
             issuer=issuer,
@@ -172,6 +193,31 @@ class Verifier(IssuerVerifier, IssuerPresets):
         self._sync = SyncDriver(http_client)
         self._async = AsyncDriver(async_http_client)
         self._use_checks(checks)
+        self._bind(dpop, dpop_policy, mtls, mtls_cert_header, clock)
+
+    def _bind(
+        self,
+        dpop: str,
+        policy: DPoPPolicy | None,
+        mtls: bool,
+        cert_header: str | None,
+        clock: Callable[[], float],
+    ) -> None:
+        if policy is not None and not isinstance(policy, DPoPPolicy):
+            raise ConfigurationError.of("dpop_policy", "must be an m2m_guard.DPoPPolicy")
+        mtls = bool(mtls) or cert_header is not None
+        if dpop == "off" and not mtls:
+            if policy is not None:
+                raise ConfigurationError.of("dpop_policy", 'needs dpop="allowed" or "required"')
+            return
+        policy = policy or DPoPPolicy()
+        store = policy.replay_store
+        if store is None:
+            store = MemoryReplayStore(clock=clock)
+        self._binding = Binding(
+            dpop, policy, store, self.policy.leeway, mtls=mtls, cert_header=cert_header
+        )
+        self._engine.dpop_required = dpop == "required"
 
     @staticmethod
     def combine(*verifiers: Verifier | MultiTenantVerifier) -> MultiIssuerVerifier:
@@ -237,6 +283,20 @@ class Verifier(IssuerVerifier, IssuerPresets):
 
     async def _fresh_async(self, token: str, max_token_age: float | None) -> M2MClaims:
         return await run_async(self._engine.flow(token, max_token_age), self._async.refresh)
+
+    def _fresh_bound(self, token: str, max_token_age: float | None) -> M2MClaims:
+        flow = self._engine.flow(token, max_token_age, bound_ok=True)
+        return run_sync(flow, self._sync.refresh)
+
+    async def _fresh_bound_async(self, token: str, max_token_age: float | None) -> M2MClaims:
+        flow = self._engine.flow(token, max_token_age, bound_ok=True)
+        return await run_async(flow, self._async.refresh)
+
+    @property
+    def dpop(self) -> str:
+        """The DPoP mode: ``"off"``, ``"allowed"`` or ``"required"``."""
+        binding = self._binding
+        return "off" if binding is None else binding.dpop
 
     # -- keys ---------------------------------------------------------------
 

@@ -23,6 +23,7 @@ as it came, so two of them are a 400 as under ASGI.
 from __future__ import annotations
 
 import functools
+import ssl
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, TypeVar, cast
 
@@ -82,7 +83,16 @@ def _context(request: web.Request) -> RequestContext:
         raw_path=raw_path,
         query=query,
         headers=headers,
+        client_cert=_client_cert(request),
     )
+
+
+def _client_cert(request: web.Request) -> str | None:
+    """The TLS client certificate (PEM) when aiohttp terminated TLS and got one."""
+    transport = request.transport
+    ssl_object = None if transport is None else transport.get_extra_info("ssl_object")
+    der = None if ssl_object is None else ssl_object.getpeercert(binary_form=True)
+    return ssl.DER_cert_to_PEM_cert(der) if der else None
 
 
 async def _authenticate(

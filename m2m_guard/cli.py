@@ -54,6 +54,7 @@ from ._version import __version__
 
 if TYPE_CHECKING:
     from ._sansio.errors import TokenRequestError
+    from .client._dpop import DPoPSyncSender
 
 __all__ = ["build_parser", "main"]
 
@@ -79,6 +80,8 @@ def cmd_token(args: argparse.Namespace) -> int:
     The request is the caller side's own (``m2m_guard.client``): the same
     body, the same checks of the answer, the same deadline.
     """
+    from dataclasses import replace
+
     from ._sansio.errors import ConfigurationError, TokenRequestError
     from .client._auth import configure
     from .client._sync import request_token
@@ -104,7 +107,10 @@ def cmd_token(args: argparse.Namespace) -> int:
             extra_params=params,
             timeout=args.timeout,
         )
-        token = request_token(config)
+        sender = _dpop_sender(args, config.deadline)
+        if sender is not None:
+            config = replace(config, token_type="dpop")  # noqa: S106 - RFC 9449 §5
+        token = request_token(config, sender=sender)
     except ConfigurationError as exc:
         raise CLIError(str(exc)) from exc
     except TokenRequestError as exc:
@@ -118,6 +124,20 @@ def cmd_token(args: argparse.Namespace) -> int:
         raise CLIError("the token endpoint did not answer with an access_token") from exc
     print(json.dumps(token.response, indent=2) if args.json else token.value)
     return 0
+
+
+def _dpop_sender(args: argparse.Namespace, deadline: float) -> DPoPSyncSender | None:
+    """With ``--dpop-key``, a sender whose token requests prove that key (RFC 9449 §5)."""
+    if args.dpop_key is None:
+        if args.create_key:
+            raise UsageError("--create-key goes with --dpop-key FILE")
+        return None
+    from .client._dpop import DPoPSigner, DPoPSyncSender
+    from .client._dpop_key import DPoPKey
+
+    key = DPoPKey.load(args.dpop_key, create=args.create_key)
+    print(f"bound to DPoP key {key.thumbprint} ({args.dpop_key})", file=sys.stderr)
+    return DPoPSyncSender(DPoPSigner(key), None, deadline)
 
 
 # -- demo -----------------------------------------------------------------
@@ -183,6 +203,16 @@ def _add_token(commands: Any) -> None:
     )
     parser.add_argument("--timeout", type=float, default=10.0, help="seconds (default: 10)")
     parser.add_argument("--json", action="store_true", help="print the whole JSON response")
+    parser.add_argument(
+        "--dpop-key",
+        metavar="FILE",
+        help="ask for a DPoP-bound token (RFC 9449), proving this PEM private key",
+    )
+    parser.add_argument(
+        "--create-key",
+        action="store_true",
+        help="with --dpop-key: create the key file (ES256, mode 0600) if it does not exist",
+    )
     parser.set_defaults(func=cmd_token)
 
 

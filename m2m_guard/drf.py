@@ -99,6 +99,13 @@ class M2MRefusal(APIException):  # type: ignore[misc]
                 self._view_headers.pop(name, None)
 
 
+def _missing(request: Request) -> MissingTokenError:
+    for authenticator in getattr(request, "authenticators", None) or ():
+        if isinstance(authenticator, M2MAuthentication):
+            return authenticator.missing()
+    return MissingTokenError()
+
+
 def _realm(request: Request) -> str:
     authenticator = getattr(request, "successful_authenticator", None)
     if isinstance(authenticator, M2MAuthentication):
@@ -137,8 +144,18 @@ class M2MAuthentication:
         return None if claims is None else (M2MUser(claims), claims)
 
     def authenticate_header(self, request: Request) -> str:
-        """The challenge of a 401 (RFC 6750 §3), so DRF never turns it into a 403."""
-        return MissingTokenError().www_authenticate(self.realm_of()) or "Bearer"
+        """The challenge of a 401 (RFC 6750 §3), so DRF never turns it into a 403
+        (with the ``DPoP`` challenge when the verifier takes DPoP)."""
+        return self.missing().www_authenticate(self.realm_of()) or "Bearer"
+
+    def missing(self) -> MissingTokenError:
+        """The refusal of a request without a token (with the ``DPoP``
+        challenge when the verifier takes DPoP)."""
+        missing = MissingTokenError()
+        binding = getattr(self._route().verifier, "_binding", None)
+        if binding is not None:
+            missing.dpop_challenge = binding.challenge(None)
+        return missing
 
 
 class _Composes:
@@ -181,7 +198,7 @@ class _Scopes(BasePermission, metaclass=_ScopesMeta):  # type: ignore[misc]
         claims = request.auth
         try:
             if not isinstance(claims, M2MClaims):
-                raise MissingTokenError()
+                raise _missing(request)
             check_scopes(claims, self.required, self.any_of)
         except M2MGuardError as exc:
             raise M2MRefusal(exc, _realm(request), view) from None

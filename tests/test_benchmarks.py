@@ -47,6 +47,16 @@ ITEMS = {
     "litestar_guarded",
     "guard_warm_plain",
     "guard_warm_rules",
+    # DPoP (benchmarks/_dpop.py)
+    "dpop_raw_es256",
+    "dpop_proof_check",
+    "guard_warm_bearer",
+    "guard_warm_bearer_dpop_allowed",
+    "guard_warm_dpop",
+    # the caller side (benchmarks/_caller.py)
+    "caller_bearer",
+    "caller_dpop",
+    "caller_dpop_proof",
 }
 
 
@@ -70,7 +80,7 @@ def test_a_tiny_benchmark_run_reports_every_item_with_positive_numbers() -> None
         assert report.memory.bytes_per_token > 0
     else:
         assert report.memory.bytes_per_token is None
-    assert len(report.targets()) == 13
+    assert len(report.targets()) == 14
     assert all(target.passed is not None for target in report.targets())
     assert "Targets" in format_text(report)
     assert json.loads(json.dumps(report.to_dict()))["measurements"]

@@ -92,6 +92,29 @@ class M2MClaims:
             object.__setattr__(self, "_scopes", scope_set)
         return scope_set
 
+    @property
+    def confirmation(self) -> Mapping[str, Any] | None:
+        """The token's ``cnf`` claim (RFC 7800): how the caller must prove
+        possession (``jkt`` for DPoP, ``x5t#S256`` for a TLS certificate), or
+        ``None`` for a plain bearer token."""
+        cnf = self.claims.get("cnf")
+        return cnf if isinstance(cnf, Mapping) else None
+
+    @property
+    def dpop_jkt(self) -> str | None:
+        """The JWK thumbprint the token is bound to (``cnf.jkt``, RFC 9449), or ``None``."""
+        cnf = self.confirmation
+        jkt = None if cnf is None else cnf.get("jkt")
+        return jkt if isinstance(jkt, str) else None
+
+    @property
+    def cert_thumbprint(self) -> str | None:
+        """The client certificate's SHA-256 thumbprint the token is bound to
+        (``cnf["x5t#S256"]``, RFC 8705), or ``None``."""
+        cnf = self.confirmation
+        x5t = None if cnf is None else cnf.get("x5t#S256")
+        return x5t if isinstance(x5t, str) else None
+
     def has_scopes(self, *scopes: str, any_of: bool = False) -> bool:
         """Whether the token grants ``scopes`` (all of them, or one with ``any_of``).
 

@@ -16,7 +16,12 @@ from typing import Any
 from .checks import Check
 from .checks import run_sync as run_checks
 from .claims import M2MClaims
-from .errors import BadSignatureError, InsufficientScopeError, MalformedTokenError
+from .errors import (
+    BadSignatureError,
+    InsufficientScopeError,
+    InvalidTokenError,
+    MalformedTokenError,
+)
 from .jwks import JWKSCache, Need, Refresh
 from .jws import parse_token
 from .keys import VerificationKey, verify_signature
@@ -31,7 +36,16 @@ Flow = Generator[Refresh, None, M2MClaims]
 class Engine:
     """Checks one token against one policy and one key cache."""
 
-    __slots__ = ("cache", "clock", "max_token_size", "policy", "pure_checks", "tokens")
+    __slots__ = (
+        "bound_tokens",
+        "cache",
+        "clock",
+        "dpop_required",
+        "max_token_size",
+        "policy",
+        "pure_checks",
+        "tokens",
+    )
 
     def __init__(
         self,
@@ -49,6 +63,11 @@ class Engine:
         self.tokens = TokenCache(token_cache_size) if token_cache_size else None
         #: custom checks marked pure: run once per token, before it is cached
         self.pure_checks: tuple[Check, ...] = ()
+        #: bound tokens (``cnf``) apart: the ``Bearer`` fast lane never finds
+        #: them, only the binding path (``cached_bound``) does
+        self.bound_tokens = TokenCache(token_cache_size) if token_cache_size else None
+        #: ``Verifier(dpop="required")``: tokens without ``cnf.jkt`` are refused
+        self.dpop_required = False
 
     def cached(self, token: Any, max_token_age: float | None) -> M2MClaims | None:
         """The claims of an already verified token, if still valid; else ``None``.
@@ -72,6 +91,14 @@ class Engine:
         entry = tokens.get_bearer(header)
         return None if entry is None else self._hit(entry, max_token_age)
 
+    def cached_bound(self, token: str, max_token_age: float | None) -> M2MClaims | None:
+        """Like ``cached``, for a bound token (one with ``cnf``)."""
+        tokens = self.bound_tokens
+        if tokens is None:
+            return None
+        entry = tokens.get(token)
+        return None if entry is None else self._hit(entry, max_token_age)
+
     def _hit(self, entry: Entry, max_token_age: float | None) -> M2MClaims | None:
         now = self.clock()
         claims = entry.claims
@@ -79,16 +106,21 @@ class Engine:
             not entry.not_before <= now < claims.expires_at + self.policy.leeway
             or not self.cache.still_serves(entry.key, now)
         ):
-            assert self.tokens is not None
-            self.tokens.discard(entry)
+            for tokens in (self.tokens, self.bound_tokens):
+                if tokens is not None:
+                    tokens.discard(entry)  # only where it is (an identity check)
             return None
         max_age = self.policy.max_token_age if max_token_age is None else max_token_age
         if max_age is not None and (claims.issued_at is None or now - claims.issued_at >= max_age):
             return None  # too old for this caller; maybe not for others
         return claims
 
-    def flow(self, token: Any, max_token_age: float | None) -> Flow:
-        """Verify ``token``; yields ``Refresh`` requests, returns the claims."""
+    def flow(self, token: Any, max_token_age: float | None, bound_ok: bool = False) -> Flow:
+        """Verify ``token``; yields ``Refresh`` requests, returns the claims.
+
+        A bound token (``cnf``, RFC 7800) is refused unless ``bound_ok``: the
+        caller then checks the binding against the request (``Binding``).
+        """
         if not isinstance(token, str):
             raise MalformedTokenError("The access token must be a string.")
         parsed = parse_token(token, max_size=self.max_token_size)
@@ -107,8 +139,17 @@ class Engine:
         claims = self.policy.validate_claims(parsed.claims, self.clock(), max_token_age)
         if self.pure_checks:  # before the cache: a refused token never enters it
             run_checks(self.pure_checks, claims, None)
-        if self.tokens is not None and claims.expires_at != math.inf:
-            self.tokens.put(self._entry(token, claims, key))
+        bound = "cnf" in parsed.claims
+        if self.dpop_required and claims.dpop_jkt is None:
+            raise InvalidTokenError("This resource takes DPoP-bound tokens only (cnf.jkt).")
+        tokens = self.bound_tokens if bound else self.tokens
+        if tokens is not None and claims.expires_at != math.inf:
+            tokens.put(self._entry(token, claims, key))
+        if bound and not bound_ok:
+            raise InvalidTokenError(
+                "The token is bound to a key or a certificate (cnf): this verifier or "
+                "entry point cannot check the proof of possession."
+            )
         return claims
 
     def _entry(self, token: str, claims: M2MClaims, key: VerificationKey) -> Entry:

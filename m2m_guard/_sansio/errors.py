@@ -21,6 +21,8 @@ HTTP status, its RFC 6750 error code and how to render its own
     │   ├── ExpiredTokenError
     │   ├── TokenNotYetValidError       nbf in the future, or iat in the future
     │   └── TokenTooOldError            older than max_token_age
+    ├── InvalidDPoPProofError       401 invalid_dpop_proof (RFC 9449 §7.1; in dpop_errors)
+    │   └── UseDPoPNonceError           401 use_dpop_nonce, with a DPoP-Nonce header
     ├── InsufficientScopeError      403 insufficient_scope
     ├── KeysUnavailableError        503, with Retry-After
     └── TokenRequestError           502, the caller side could not get a token
@@ -32,8 +34,10 @@ token, never what went wrong inside (no upstream HTTP errors, no paths).
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping, Sequence
+
+from .challenge import dpop_challenges as _dpop_challenges
+from .challenge import quote as _quote
 
 __all__ = [
     "BadSignatureError",
@@ -58,14 +62,6 @@ __all__ = [
     "UnsupportedHeaderError",
 ]
 
-# RFC 6750 §3: error_description and scope values are limited to these
-# characters, so a quoted-string never needs escaping once filtered.
-_UNSAFE_CHALLENGE_CHARS = re.compile(r"[^\x20-\x21\x23-\x5b\x5d-\x7e]")
-
-
-def _quote(value: str) -> str:
-    return '"' + _UNSAFE_CHALLENGE_CHARS.sub("", value) + '"'
-
 
 class M2MGuardError(Exception):
     """Root of every error raised by m2m_guard.
@@ -80,6 +76,11 @@ class M2MGuardError(Exception):
     status_code: int = 500
     error: str | None = "server_error"
     default_description: str = "Authentication failed."
+    #: How a verifier that takes DPoP wants the challenge: ``(mode, algs,
+    #: scheme)`` with ``mode`` ``"allowed"`` or ``"required"``, ``algs`` the
+    #: proof algorithms, ``scheme`` the one the request used (``"Bearer"``,
+    #: ``"DPoP"`` or ``None``); set by the verifier when it refuses.
+    dpop_challenge: tuple[str, str, str | None] | None = None
 
     def __init__(self, description: str | None = None) -> None:
         self.description = description or self.default_description
@@ -96,11 +97,14 @@ class M2MGuardError(Exception):
         if resource_metadata is not None:
             # RFC 9728 §5.1
             params.append(f"resource_metadata={_quote(resource_metadata)}")
+        error: list[str] = []
         if self.error is not None:
-            params.append(f"error={_quote(self.error)}")
-            params.append(f"error_description={_quote(self.description)}")
-        params.extend(self._extra_challenge_params())
-        return "Bearer " + ", ".join(params)
+            error.append(f"error={_quote(self.error)}")
+            error.append(f"error_description={_quote(self.description)}")
+        error.extend(self._extra_challenge_params())
+        if self.dpop_challenge is None:
+            return "Bearer " + ", ".join(params + error)
+        return _dpop_challenges(self.dpop_challenge, params, error)
 
     def _extra_challenge_params(self) -> list[str]:
         return []

@@ -84,6 +84,9 @@ VARIABLES: dict[str, tuple[str, Reader]] = {
     "AUDIENCE_CLAIM": ("audience_claim", _as_text),
     "MAX_TOKEN_SIZE": ("max_token_size", _as_number(int)),
     "TOKEN_CACHE_SIZE": ("token_cache_size", _as_number(int)),
+    "DPOP": ("dpop", _as_text),
+    "MTLS": ("mtls", read_bool),
+    "MTLS_CERT_HEADER": ("mtls_cert_header", _as_text),
     # a multi-tenant issuer (ISSUER a pattern such as https://{tenant}.example.com/)
     "TENANTS": ("tenants", _as_list),
     "TENANT_CLAIM": ("tenant_claim", _as_text),

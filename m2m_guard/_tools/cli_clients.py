@@ -22,6 +22,11 @@ __all__ = ["PAGE_SIZE", "add_clients"]
 
 #: Clients per search request (Stytch's maximum).
 PAGE_SIZE = 1000
+#: sender-constrained tokens: the client field and its name (RFC 9449 §5.2, RFC 8705 §3.4)
+_BOUND = (
+    ("dpop_bound_access_tokens", "DPoP proof"),
+    ("tls_client_certificate_bound_access_tokens", "TLS client certificate"),
+)
 
 
 def _show(client: dict[str, Any]) -> list[str]:
@@ -40,6 +45,9 @@ def _show(client: dict[str, Any]) -> list[str]:
         )
     if client.get("trusted_metadata"):
         lines.append(f"metadata:     {json.dumps(client['trusted_metadata'], sort_keys=True)}")
+    bound = [name for field, name in _BOUND if client.get(field)]
+    if bound:
+        lines.append(f"tokens:       bound ({' and '.join(bound)} required)")
     return lines
 
 
@@ -71,6 +79,8 @@ def _fields(args: argparse.Namespace) -> dict[str, Any]:
         "client_description": args.description,
         "scopes": _scopes(args.scope),
         "trusted_metadata": _metadata(args.metadata),
+        "dpop_bound_access_tokens": args.dpop_bound,
+        "tls_client_certificate_bound_access_tokens": args.mtls_bound,
     }
     if getattr(args, "status", None) is not None:
         fields["status"] = args.status
@@ -203,7 +213,8 @@ def cmd_clients(args: argparse.Namespace) -> int:
         changes = _fields(args)  # a bad option is exit 2, whatever the target
         if args.action == "update" and not changes:
             raise UsageError(
-                "update needs a change: --name, --description, --status, --scope or --metadata"
+                "update needs a change: --name, --description, --status, --scope, --metadata, "
+                "--dpop-bound or --mtls-bound"
             )
     target = target_for(args)
     try:
@@ -223,6 +234,16 @@ def _add_changes(parser: argparse.ArgumentParser, *, create: bool) -> None:
     parser.add_argument("--name", help=f"{verb} client_name")
     parser.add_argument("--description", help=f"{verb} client_description")
     parser.add_argument("--metadata", metavar="JSON", help=f"{verb} trusted_metadata (an object)")
+    parser.add_argument(
+        "--dpop-bound",
+        action=argparse.BooleanOptionalAction,
+        help="every token request must carry a DPoP proof; tokens are bound to its key",
+    )
+    parser.add_argument(
+        "--mtls-bound",
+        action=argparse.BooleanOptionalAction,
+        help="tokens only over mutual TLS, bound to the client certificate",
+    )
 
 
 def add_clients(commands: Any) -> None:

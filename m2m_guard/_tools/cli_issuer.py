@@ -111,7 +111,12 @@ def cmd_issuer(args: argparse.Namespace) -> int:
                 raise UsageError(
                     f"--claims-template {args.claims_template}: {exc.message}"
                 ) from exc
-        server.app = create_app(issuer=issuer, base_url=public)
+        server.app = create_app(
+            issuer=issuer,
+            base_url=public,
+            dpop_nonces=args.dpop_nonces,
+            mtls_cert_header=args.mtls_cert_header,
+        )
         with server:
             print(_banner(server, issuer, args.db, public), flush=True)
             _wait_for_shutdown(server)
@@ -198,6 +203,17 @@ def add_issuer(commands: Any) -> None:
         help="set the project's M2M custom-claims template from FILE "
         '(e.g. {"tenant": {{ request.tenant_id }}}); extra token request '
         "parameters become claims only through it",
+    )
+    parser.add_argument(
+        "--dpop-nonces",
+        action="store_true",
+        help="DPoP token requests must carry a nonce the issuer hands out (RFC 9449 §8)",
+    )
+    parser.add_argument(
+        "--mtls-cert-header",
+        metavar="NAME",
+        help="bind tokens to the client certificate a trusted mTLS proxy forwards in this "
+        "header (e.g. X-Forwarded-Client-Cert); the proxy must strip it from clients",
     )
     parser.add_argument(
         "--log-level",

@@ -45,11 +45,15 @@ def _check_options(args: argparse.Namespace) -> None:
         raise UsageError("give --jwks FILE or --jwks-url URL, not both")
 
 
-def _verifier_for(args: argparse.Namespace, on_event: Any = None) -> Verifier:
+def _verifier_for(
+    args: argparse.Namespace, on_event: Any = None, *, dpop: bool = False
+) -> Verifier:
     from m2m_guard._verifier import Verifier
 
     _check_options(args)
     extra: dict[str, Any] = {"leeway": args.leeway, "on_event": on_event}
+    if dpop:
+        extra["dpop"] = "allowed"
     if args.algorithm:
         extra["algorithms"] = args.algorithm
     if args.stytch_project:
@@ -86,12 +90,34 @@ def cmd_verify(args: argparse.Namespace) -> int:
     """Verify an access token and explain each check; exit 0 if valid, 1 if not."""
     from .explain import explain
 
+    if (args.method is not None or args.url is not None) and args.dpop is None:
+        raise UsageError("--method and --url go with --dpop PROOF")
+    if args.dpop is not None and args.url is None:
+        raise UsageError("--dpop needs --url, the URL the proof was made for")
     raw = sys.stdin.read() if args.token == "-" else args.token  # noqa: S105 - "-" means stdin
     scheme, _, rest = raw.strip().partition(" ")
-    token = rest.strip() if scheme.lower() == "bearer" else raw.strip()
+    token = rest.strip() if scheme.lower() in ("bearer", "dpop") else raw.strip()
     failures = _FetchFailures()
-    with _verifier_for(args, failures) as verifier:
-        explanation = explain(verifier, token, args.scope or (), fetch_failures=failures)
+    request = None
+    if args.dpop is not None:
+        from .explain_dpop import request_for
+
+        request = request_for(args.method or "GET", args.url, args.dpop.strip())
+    with _verifier_for(args, failures, dpop=request is not None) as verifier:
+        explanation = explain(
+            verifier, token, args.scope or (), fetch_failures=failures, request=request
+        )
+    if request is not None:
+        from .explain_dpop import explain_proof
+
+        explain_proof(
+            explanation,
+            token,
+            args.dpop.strip(),
+            method=request.method,
+            url=args.url,
+            leeway=args.leeway,
+        )
     if args.json:
         print_json(explanation.to_json())
     else:
@@ -125,4 +151,8 @@ def add_verify(commands: Any) -> None:
     parser.add_argument("--algorithm", action="append", help="an allowed alg; repeatable")
     parser.add_argument("--leeway", type=float, default=0.0, help="clock skew, seconds")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    dpop = parser.add_argument_group("a DPoP proof (RFC 9449) sent with the token")
+    dpop.add_argument("--dpop", metavar="PROOF", help="the DPoP header's value; explain its checks")
+    dpop.add_argument("--method", help="the request's method (default: GET)")
+    dpop.add_argument("--url", help="the request's URL (the query is ignored)")
     parser.set_defaults(func=cmd_verify)

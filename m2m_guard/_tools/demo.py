@@ -4,7 +4,8 @@ Starts the local issuer and a protected Starlette API on free loopback ports
 (real uvicorn servers, in threads of this process), then walks the guide
 over HTTP, printing every call and its answer: create a client, get a token,
 call the API (allowed, and refused for a missing scope), deactivate and
-reactivate the client, rotate its secret, delete it. Each step checks the
+reactivate the client, rotate its secret, use a DPoP-bound token (and see
+it refused replayed, as Bearer, and stolen), delete it. Each step checks the
 status it expects; the demo exits 1 at the first surprise.
 """
 
@@ -22,6 +23,7 @@ from m2m_guard.client import ClientCredentialsAuth
 from m2m_guard.issuer import LocalIssuer, create_app
 from m2m_guard.starlette import M2MGuardMiddleware, require_scopes
 
+from .demo_dpop import dpop_step
 from .server import ServerThread
 
 __all__ = ["DemoFailed", "protected_app", "run_demo"]
@@ -222,6 +224,8 @@ def _guide(walk: _Walk) -> None:
             raise DemoFailed("ClientCredentialsAuth could not call the API")
     auth.close()
 
+    dpop_step(walk)
+
     walk.heading("Delete the client")
     walk.project_call(
         "DELETE", client_path, 200, json={}, summary=lambda body: f"deleted {body['client_id']}"
@@ -238,7 +242,9 @@ def _servers() -> Iterator[tuple[ServerThread, ServerThread, LocalIssuer]]:
     issuer = LocalIssuer(":memory:")
     try:
         with ServerThread(create_app(issuer=issuer)) as issuer_server:
-            verifier = Verifier.for_stytch(issuer.project_id, environment=issuer_server.base_url)
+            verifier = Verifier.for_stytch(
+                issuer.project_id, environment=issuer_server.base_url, dpop="allowed"
+            )
             try:
                 with ServerThread(protected_app(verifier)) as api_server:
                     yield issuer_server, api_server, issuer

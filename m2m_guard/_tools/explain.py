@@ -35,6 +35,8 @@ from m2m_guard._sansio.errors import (
     UnsupportedHeaderError,
 )
 from m2m_guard._sansio.jws import parse_token
+from m2m_guard._sansio.request import RequestContext
+from m2m_guard._sansio.scopes import normalize_scopes
 from m2m_guard._text import inert
 from m2m_guard._verifier import Verifier
 
@@ -208,12 +210,16 @@ def explain(
     required_scopes: Iterable[str] = (),
     *,
     fetch_failures: Iterable[str] = (),
+    request: RequestContext | None = None,
 ) -> Explanation:
     """Verify ``token`` and describe each check.
 
     ``fetch_failures`` is read after the verification: the reasons of the
     key fetches that failed meanwhile (the command collects them with the
     verifier's ``on_event`` hook), shown when the keys were unavailable.
+    With ``request`` (one carrying a DPoP proof), the token goes the way of
+    a request, ``Authorization: DPoP``, binding included; a failure of the
+    binding leaves every token check passed (``explain_dpop`` names it).
     """
     header: dict[str, Any] | None = None
     claims: dict[str, Any] | None = None
@@ -224,11 +230,18 @@ def explain(
         pass  # verify() below reports why
     explanation = Explanation(header=header, claims=claims, now=verifier._engine.clock())
     try:
-        explanation.result = verifier.verify(token, tuple(required_scopes))
+        if request is None:
+            explanation.result = verifier.verify(token, tuple(required_scopes))
+        else:
+            scopes = normalize_scopes(tuple(required_scopes))
+            found = verifier.verify_authorization([f"DPoP {token}"], scopes, request=request)
+            explanation.result = found
         failed = None
     except M2MGuardError as exc:
         explanation.error = exc
         failed = _failed_step(exc, claims)
+        if request is not None and not any(isinstance(exc, errs) for _, _, errs in STEPS):
+            failed = None  # the proof or the binding: not one of the token's checks
         if isinstance(exc, KeysUnavailableError):
             explanation.keys_reason = "; ".join(fetch_failures) or None
     reached = True

@@ -30,6 +30,9 @@ The modules:
   ``run_sync``;
 * ``_async``: tasks: an anyio lock and a client per event loop
   (``PerLoop``), flows run by ``run_async``;
+* ``_dpop_key``: ``DPoPKey``, the caller's DPoP key and the proofs it signs;
+* ``_dpop``: DPoP-bound tokens (RFC 9449): proofs on token and API
+  requests, the servers' nonces, one retry when a server asks for one;
 * ``_auth``: ``ClientCredentialsAuth`` itself, the thin httpx auth flows.
 
 N concurrent callers on a cold cache, threads and event loops mixed, cause
@@ -43,5 +46,6 @@ nor a whole token is ever logged.
 from m2m_guard._sansio.errors import TokenRequestError
 
 from ._auth import ClientCredentialsAuth
+from ._dpop_key import DPoPKey
 
-__all__ = ["ClientCredentialsAuth", "TokenRequestError"]
+__all__ = ["ClientCredentialsAuth", "DPoPKey", "TokenRequestError"]

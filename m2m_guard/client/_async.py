@@ -79,7 +79,7 @@ class AsyncSender:
             return timed_out(self._package, built)
         except HTTP_ERRORS as exc:
             return Unreachable(exc)
-        return Reply(response.status_code, response.content)
+        return Reply(response.status_code, response.content, dict(response.headers.items()))
 
     async def aclose(self) -> None:
         """Close the client the sender created in this event loop, if any."""

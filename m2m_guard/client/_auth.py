@@ -13,7 +13,8 @@ import re
 import threading
 import time
 from collections.abc import AsyncGenerator, Callable, Generator, Iterable, Mapping
-from typing import TYPE_CHECKING
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
 
 from m2m_guard._closing import Closing
 from m2m_guard._http import INSTALLED, Timeout, httpx
@@ -22,6 +23,8 @@ from m2m_guard._sansio.errors import ConfigurationError
 from m2m_guard._settings.checks import plain_http, valid_url
 
 from ._async import AsyncSender, async_token
+from ._dpop import DPoPAsyncSender, DPoPSigner, DPoPSyncSender, authorize_dpop
+from ._dpop_key import DPoPKey
 from ._state import (
     AuthMethod,
     BodyFormat,
@@ -115,6 +118,10 @@ class ClientCredentialsAuth(Closing, _Auth):
         http_client, async_http_client: clients for token requests (of
             either package); by default the auth creates (and
             ``close``/``aclose`` closes) its own.
+        dpop: ``True`` (a new ES256 key) or a ``DPoPKey``: ask for
+            DPoP-bound tokens (RFC 9449) and send each request with
+            ``Authorization: DPoP`` and a fresh proof; the token endpoint
+            must answer ``token_type: DPoP``.
 
     The request body is read up front so it can be sent again after a 401.
     One instance may serve threads and event loops at once: fetches are
@@ -138,6 +145,7 @@ class ClientCredentialsAuth(Closing, _Auth):
         clock: Callable[[], float] = time.monotonic,
         http_client: SyncClient | None = None,
         async_http_client: AsyncClient | None = None,
+        dpop: bool | DPoPKey = False,
     ) -> None:
         config = configure(
             token_url,
@@ -150,10 +158,23 @@ class ClientCredentialsAuth(Closing, _Auth):
             refresh_margin=refresh_margin,
             timeout=timeout,
         )
-        # Waiting for a fetch another thread or loop runs: its deadline, and a second.
-        self._shared = Shared(TokenState(config, clock), threading.Lock(), config.deadline + 1.0)
-        self._sync = SyncSender(http_client, config.deadline)
-        self._async = AsyncSender(async_http_client, config.deadline)
+        self._signer: DPoPSigner | None = None
+        if dpop is not False:
+            if not isinstance(dpop, DPoPKey) and dpop is not True:
+                raise ConfigurationError("dpop must be True, False or a DPoPKey.")
+            self._signer = DPoPSigner(DPoPKey.generate() if dpop is True else dpop)
+            config = replace(config, token_type="dpop")  # noqa: S106 - RFC 9449 §5
+        # Waiting for a fetch another thread or loop runs: its deadline (twice
+        # with DPoP: a nonce may cost a second request), and a second.
+        exchanges = 1.0 if self._signer is None else 2.0
+        self._shared = Shared(
+            TokenState(config, clock), threading.Lock(), exchanges * config.deadline + 1.0
+        )
+        self._sync: SyncSender = SyncSender(http_client, config.deadline)
+        self._async: AsyncSender = AsyncSender(async_http_client, config.deadline)
+        if self._signer is not None:
+            self._sync = DPoPSyncSender(self._signer, http_client, config.deadline)
+            self._async = DPoPAsyncSender(self._signer, async_http_client, config.deadline)
 
     @classmethod
     def for_stytch(
@@ -170,6 +191,7 @@ class ClientCredentialsAuth(Closing, _Auth):
         clock: Callable[[], float] = time.monotonic,
         http_client: SyncClient | None = None,
         async_http_client: AsyncClient | None = None,
+        dpop: bool | DPoPKey = False,
     ) -> ClientCredentialsAuth:
         """Configure for Stytch's ``/v1/public/{project_id}/oauth2/token``.
 
@@ -193,6 +215,7 @@ class ClientCredentialsAuth(Closing, _Auth):
             clock=clock,
             http_client=http_client,
             async_http_client=async_http_client,
+            dpop=dpop,
         )
 
     def __repr__(self) -> str:
@@ -201,6 +224,16 @@ class ClientCredentialsAuth(Closing, _Auth):
             f"{type(self).__name__}(token_url={config.token_url!r}, client_id={config.client_id!r})"
         )
 
+    @property
+    def dpop_key(self) -> DPoPKey | None:
+        """The DPoP key, or None for bearer tokens (sign your own proofs with it)."""
+        return None if self._signer is None else self._signer.key
+
+    def _flow(self, request: httpx.Request) -> Generator[Any, Any, None]:
+        if self._signer is None:
+            return authorize(request)
+        return authorize_dpop(request, str(request.url), self._signer)
+
     # -- threads -----------------------------------------------------------------
 
     def sync_auth_flow(
@@ -208,7 +241,7 @@ class ClientCredentialsAuth(Closing, _Auth):
     ) -> Generator[httpx.Request, httpx.Response, None]:
         """Authorize ``request`` for a ``Client``; one retry after a 401."""
         request.read()
-        flow = authorize(request)
+        flow = self._flow(request)
         step = next(flow)
         while True:
             if isinstance(step, TokenNeeded):
@@ -235,7 +268,7 @@ class ClientCredentialsAuth(Closing, _Auth):
     ) -> AsyncGenerator[httpx.Request, httpx.Response]:
         """Authorize ``request`` for an ``AsyncClient``; one retry after a 401."""
         await request.aread()
-        flow = authorize(request)
+        flow = self._flow(request)
         step = next(flow)
         while True:
             if isinstance(step, TokenNeeded):

@@ -73,6 +73,7 @@ class TokenConfig:
     extra_params: tuple[tuple[str, str], ...]
     refresh_margin: float
     timeouts: Timeouts
+    token_type: str = "bearer"  # noqa: S105 - the expected token_type: "bearer" or "dpop"
 
     @property
     def deadline(self) -> float:
@@ -168,6 +169,7 @@ class Reply:
 
     status: int
     content: bytes = field(repr=False)
+    headers: Mapping[str, str] = field(default_factory=dict, repr=False)  # lower-case names
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,8 +241,9 @@ def parse_reply(config: TokenConfig, reply: Reply | Unreachable, started: float)
     if not isinstance(access_token, str) or not B64TOKEN.fullmatch(access_token):
         raise fail("sent no usable access_token")
     token_type = payload.get("token_type", "bearer")
-    if not isinstance(token_type, str) or token_type.lower() != "bearer":
-        raise fail(f"sent token_type {inert(repr(token_type)[:_MAX_ECHO])}, not a bearer token")
+    if not isinstance(token_type, str) or token_type.lower() != config.token_type:
+        shown = inert(repr(token_type)[:_MAX_ECHO])
+        raise fail(f"sent token_type {shown}, not a {config.token_type} token")
     lifetime = _lifetime(payload.get("expires_in"))
     if lifetime is None:
         raise fail("sent no positive expires_in")

@@ -93,7 +93,7 @@ class SyncSender:
                     content = response.read()
             except HTTP_ERRORS as exc:
                 return timed_out(self._package, built) if watchdog.fired else Unreachable(exc)
-        return Reply(response.status_code, content)
+        return Reply(response.status_code, content, dict(response.headers.items()))
 
     def close(self) -> None:
         """Close the client the sender created, if any."""
@@ -124,9 +124,14 @@ def sync_token(shared: Shared, sender: SyncSender, refused: str | None) -> str:
         lock.release()
 
 
-def request_token(config: TokenConfig, client: SyncClient | None = None) -> Token:
-    """One token request with ``config``, outside any cache (``m2m-guard token``)."""
-    sender = SyncSender(client, config.deadline)
+def request_token(
+    config: TokenConfig, client: SyncClient | None = None, *, sender: SyncSender | None = None
+) -> Token:
+    """One token request with ``config``, outside any cache (``m2m-guard token``).
+
+    ``sender`` sends it instead of a plain one (a DPoP sender signs a proof).
+    """
+    sender = sender or SyncSender(client, config.deadline)
     try:
         state = TokenState(config, time.monotonic)
         return run_sync(state.fetch(None, state.generation), sender.send)

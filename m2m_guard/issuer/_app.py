@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from ._dpop import ProofChecker
 from ._errors import IssuerConfigError, IssuerError
 from ._http import error_response
 from ._local import LocalIssuer
@@ -76,6 +77,8 @@ def create_app(
     clock: Callable[[], float] = time.time,
     jwks_max_age: int = DEFAULT_JWKS_MAX_AGE,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    dpop_nonces: bool = False,
+    mtls_cert_header: str | None = None,
 ) -> Starlette:
     """A Starlette app serving Stytch's M2M API for one project.
 
@@ -85,6 +88,13 @@ def create_app(
     public URL of the discovery documents' endpoints; by default the issuer's
     ``issuer_url``, or else the address the server is bound to (never the
     request's ``Host`` header). The issuer is ``app.state.issuer``.
+
+    The token endpoint honours DPoP proofs (RFC 9449 §5); ``dpop_nonces``
+    makes it require nonces it hands out (§8). Tokens are bound to the
+    caller's TLS client certificate (RFC 8705) when the server passes it in
+    the ASGI ``tls`` extension, or, with ``mtls_cert_header`` (e.g.
+    ``"X-Forwarded-Client-Cert"``), from that header: only behind a proxy
+    that terminates mutual TLS and strips the header from clients.
     """
     if jwks_max_age < 0 or max_body_bytes < 1:
         raise IssuerConfigError("jwks_max_age must be >= 0 and max_body_bytes >= 1")
@@ -109,7 +119,12 @@ def create_app(
             issuer.close()
 
     public = PublicRoutes(
-        issuer, base_url=base_url, jwks_max_age=jwks_max_age, max_body_bytes=max_body_bytes
+        issuer,
+        base_url=base_url,
+        jwks_max_age=jwks_max_age,
+        max_body_bytes=max_body_bytes,
+        proofs=ProofChecker(clock=issuer.clock, nonces=dpop_nonces),
+        mtls_cert_header=mtls_cert_header,
     )
     management = ManagementRoutes(issuer, max_body_bytes=max_body_bytes)
     app = Starlette(

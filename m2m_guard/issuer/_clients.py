@@ -23,10 +23,13 @@ __all__ = ["ClientStore", "StoredClient"]
 
 _COLUMNS = (
     "client_id, client_name, client_description, status, scopes, trusted_metadata, "
-    "secret_last_four, next_secret_last_four"
+    "secret_last_four, next_secret_last_four, dpop_bound_access_tokens, "
+    "tls_client_certificate_bound_access_tokens"
 )
+_WIDTH = _COLUMNS.count(",") + 1  # where the columns a query adds after these start
+_BINDINGS = ("dpop_bound_access_tokens", "tls_client_certificate_bound_access_tokens")
 _UPDATABLE = frozenset(
-    {"client_name", "client_description", "status", "scopes", "trusted_metadata"}
+    {"client_name", "client_description", "status", "scopes", "trusted_metadata", *_BINDINGS}
 )
 
 
@@ -49,6 +52,8 @@ def _to_client(row: sqlite3.Row | tuple[Any, ...]) -> M2MClient:
         trusted_metadata=json.loads(row[5]),
         client_secret_last_four=row[6],
         next_client_secret_last_four=row[7],
+        dpop_bound_access_tokens=bool(row[8]),
+        tls_client_certificate_bound_access_tokens=bool(row[9]),
     )
 
 
@@ -76,7 +81,9 @@ class ClientStore:
                 conn.execute(
                     "INSERT INTO clients (client_id, client_name, client_description, status, "
                     "scopes, trusted_metadata, secret_hash, secret_last_four, created_at, "
-                    "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "updated_at, dpop_bound_access_tokens, "
+                    "tls_client_certificate_bound_access_tokens) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         client.client_id,
                         client.client_name,
@@ -88,6 +95,8 @@ class ClientStore:
                         client.client_secret_last_four,
                         now,
                         now,
+                        int(client.dpop_bound_access_tokens),
+                        int(client.tls_client_certificate_bound_access_tokens),
                     ),
                 )
         except sqlite3.IntegrityError as exc:
@@ -121,7 +130,7 @@ class ClientStore:
             ).fetchone()
         if row is None:
             return None
-        return StoredClient(_to_client(row), row[8], row[9])
+        return StoredClient(_to_client(row), row[_WIDTH], row[_WIDTH + 1])
 
     def update(self, client_id: str, changes: Mapping[str, Any], *, now: float) -> M2MClient:
         """Set the given columns (validated values) and return the client."""
@@ -130,6 +139,9 @@ class ClientStore:
             if key in assignments:
                 value = assignments[key]
                 assignments[key] = json.dumps(list(value) if key == "scopes" else value)
+        for key in _BINDINGS:
+            if key in assignments:
+                assignments[key] = int(assignments[key])
         return self._write(client_id, {**assignments, "updated_at": now})
 
     def _write(self, client_id: str, assignments: Mapping[str, object]) -> M2MClient:
@@ -196,5 +208,5 @@ class ClientStore:
                 (*params, after, limit + 1),
             ).fetchall()
         page = rows[:limit]
-        next_cursor = encode_cursor(page[-1][8]) if len(rows) > limit else None
+        next_cursor = encode_cursor(page[-1][_WIDTH]) if len(rows) > limit else None
         return SearchPage(tuple(_to_client(row) for row in page), int(total), next_cursor)

@@ -67,6 +67,14 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             updated_at REAL NOT NULL
         )""",
     ),
+    (
+        # Sender-constrained tokens: the client must prove possession of a
+        # DPoP key (RFC 9449 §5.2) / a TLS client certificate (RFC 8705 §3.4).
+        """ALTER TABLE clients ADD COLUMN dpop_bound_access_tokens INTEGER NOT NULL DEFAULT 0
+            CHECK (dpop_bound_access_tokens IN (0, 1))""",
+        """ALTER TABLE clients ADD COLUMN tls_client_certificate_bound_access_tokens INTEGER
+            NOT NULL DEFAULT 0 CHECK (tls_client_certificate_bound_access_tokens IN (0, 1))""",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

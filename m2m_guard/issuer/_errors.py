@@ -107,3 +107,4 @@ class OAuthError(IssuerError):
         super().__init__(description, error_type=error)
         self.error = error
         self.status_code = status_code
+        self.headers: dict[str, str] = {}  # e.g. a DPoP-Nonce (RFC 9449 §8)

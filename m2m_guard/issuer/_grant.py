@@ -7,6 +7,7 @@ import logging
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from ._binding import check_binding
 from ._clients import ClientStore
 from ._errors import BadRequestError, OAuthError
 from ._models import IssuedToken, M2MClient
@@ -63,15 +64,19 @@ class ClientCredentialsGrant:
         scopes: Iterable[str] | None,
         custom_claims: Mapping[str, Any] | None,
         params: Mapping[str, Any] | None = None,
+        confirmation: Mapping[str, str] | None = None,
     ) -> IssuedToken:
         """A signed token for valid credentials and an allowed scope request.
 
         ``params`` are the request's extra parameters: they become claims only
         through the project's M2M template, and are ignored without one.
         ``custom_claims`` come from trusted in-process callers and are added
-        as they are (reserved claims excepted).
+        as they are (reserved claims excepted). ``confirmation`` is the
+        proven key (``jkt``) or certificate (``x5t#S256``) to bind the token
+        to, as ``cnf`` (RFC 7800).
         """
         client = self.authenticate(client_id, client_secret)
+        check_binding(client, confirmation or {})
         granted = client.scopes if scopes is None else tuple(dict.fromkeys(scopes))
         unknown = [scope for scope in granted if scope not in client.scopes]
         if unknown:
@@ -92,6 +97,15 @@ class ClientCredentialsGrant:
             )
         except BadRequestError as exc:
             raise OAuthError("invalid_request", exc.message) from exc
+        if confirmation:
+            claims["cnf"] = dict(confirmation)
         token = self._minter.sign(claims)
         logger.info("issued token jti=%s to client %s", claims["jti"], client.client_id)
-        return IssuedToken(token, self._minter.lifetime, client.client_id, granted)
+        return IssuedToken(
+            token,
+            self._minter.lifetime,
+            client.client_id,
+            granted,
+            token_type="DPoP" if confirmation and "jkt" in confirmation else "bearer",
+            confirmation=dict(confirmation) if confirmation else None,
+        )

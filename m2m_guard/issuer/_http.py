@@ -78,6 +78,7 @@ def error_response(exc: IssuerError, *, oauth: bool = False) -> JSONResponse:
         headers["Cache-Control"] = "no-store"
     if exc.status_code == 401:
         headers["WWW-Authenticate"] = 'Basic realm="m2m_guard"'
+    headers.update(getattr(exc, "headers", {}))
     return JSONResponse(body, status_code=exc.status_code, headers=headers)
 
 

@@ -41,6 +41,15 @@ __all__ = ["LocalIssuer"]
 logger = logging.getLogger("m2m_guard.issuer")
 
 
+def _bindings(dpop: object, mtls: object) -> dict[str, Any]:
+    """The sender-constraint flags that were given, checked."""
+    given = {
+        "dpop_bound_access_tokens": dpop,
+        "tls_client_certificate_bound_access_tokens": mtls,
+    }
+    return {name: v.flag_value(value, name) for name, value in given.items() if value is not None}
+
+
 class LocalIssuer:
     """A Stytch-compatible M2M issuer backed by SQLite.
 
@@ -116,6 +125,11 @@ class LocalIssuer:
         return self._minter.issuer
 
     @property
+    def clock(self) -> Callable[[], float]:
+        """The issuer's clock: seconds since the epoch."""
+        return self._clock
+
+    @property
     def issuer_url(self) -> str | None:
         """The issuer URL tokens carry as ``iss``, if one was set."""
         return self._minter.issuer_url
@@ -155,8 +169,15 @@ class LocalIssuer:
         client_name: str | None = None,
         client_description: str | None = None,
         trusted_metadata: Mapping[str, Any] | None = None,
+        dpop_bound_access_tokens: bool | None = None,
+        tls_client_certificate_bound_access_tokens: bool | None = None,
     ) -> CreatedClient:
-        """Create a client; its secret is returned only here."""
+        """Create a client; its secret is returned only here.
+
+        ``dpop_bound_access_tokens`` / ``tls_client_certificate_bound_access_tokens``:
+        every token request of the client must carry a DPoP proof / come
+        with a TLS client certificate, and its tokens are bound to it.
+        """
         checked_scopes = v.scopes_value(scopes)
         cid = (
             f"m2m-client-test-{uuid.uuid4()}" if client_id is None else v.client_id_value(client_id)
@@ -172,6 +193,7 @@ class LocalIssuer:
             scopes=checked_scopes,
             trusted_metadata=v.metadata_value({} if trusted_metadata is None else trusted_metadata),
             client_secret_last_four=secret[-4:],
+            **_bindings(dpop_bound_access_tokens, tls_client_certificate_bound_access_tokens),
         )
         self._clients.insert(client, hash_secret(secret, self._scrypt), now=self._clock())
         logger.info("created M2M client %s", cid)
@@ -203,9 +225,13 @@ class LocalIssuer:
         status: str | None = None,
         scopes: Sequence[str] | None = None,
         trusted_metadata: Mapping[str, Any] | None = None,
+        dpop_bound_access_tokens: bool | None = None,
+        tls_client_certificate_bound_access_tokens: bool | None = None,
     ) -> M2MClient:
         """Change the given fields (None leaves a field alone)."""
-        changes: dict[str, Any] = {}
+        changes: dict[str, Any] = _bindings(
+            dpop_bound_access_tokens, tls_client_certificate_bound_access_tokens
+        )
         if client_name is not None:
             changes["client_name"] = v.optional_text(client_name, "client_name")
         if client_description is not None:
@@ -269,6 +295,7 @@ class LocalIssuer:
         scopes: Iterable[str] | None = None,
         custom_claims: Mapping[str, Any] | None = None,
         params: Mapping[str, Any] | None = None,
+        confirmation: Mapping[str, str] | None = None,
     ) -> IssuedToken:
         """The client-credentials grant: authenticate, check scopes, sign.
 
@@ -278,8 +305,12 @@ class LocalIssuer:
         Stytch. ``custom_claims`` are claims from trusted code, added at the
         top level as they are. Failures are :class:`OAuthError`
         (``invalid_client``, ``invalid_scope`` …).
+        ``confirmation`` binds the token: ``{"jkt": ...}`` from a checked DPoP
+        proof, ``{"x5t#S256": ...}`` from the caller's TLS certificate.
         """
-        return self._grant.issue(client_id, client_secret, scopes, custom_claims, params)
+        return self._grant.issue(
+            client_id, client_secret, scopes, custom_claims, params, confirmation
+        )
 
     def mint_token(
         self,

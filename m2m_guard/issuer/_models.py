@@ -28,6 +28,9 @@ class M2MClient:
     trusted_metadata: Mapping[str, Any] = field(default_factory=dict)
     client_secret_last_four: str = ""
     next_client_secret_last_four: str | None = None
+    #: RFC 9449 §5.2 / RFC 8705 §3.4: every token request must prove possession
+    dpop_bound_access_tokens: bool = False
+    tls_client_certificate_bound_access_tokens: bool = False
 
     @property
     def is_active(self) -> bool:
@@ -45,6 +48,10 @@ class M2MClient:
             "scopes": list(self.scopes),
             "trusted_metadata": dict(self.trusted_metadata),
             "next_client_secret_last_four": self.next_client_secret_last_four,
+            "dpop_bound_access_tokens": self.dpop_bound_access_tokens,
+            "tls_client_certificate_bound_access_tokens": (
+                self.tls_client_certificate_bound_access_tokens
+            ),
         }
 
 
@@ -95,6 +102,8 @@ class IssuedToken:
     client_id: str
     scopes: tuple[str, ...]
     token_type: str = "bearer"  # noqa: S105 - RFC 6750 token type, not a secret
+    #: the token's ``cnf`` (RFC 7800): ``jkt`` (DPoP) or ``x5t#S256`` (mTLS), if bound
+    confirmation: Mapping[str, str] | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The body of Stytch's token response (without status/request id)."""

@@ -25,6 +25,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from ._certs import certificate_thumbprint
+from ._dpop import DPOP_ALGORITHMS, ProofChecker
 from ._errors import BadRequestError, NotFoundError, OAuthError
 from ._http import basic_credentials, endpoint, ok, parse_token_body, read_body
 from ._local import LocalIssuer
@@ -63,8 +65,12 @@ class PublicRoutes:
         base_url: str | None,
         jwks_max_age: int,
         max_body_bytes: int,
+        proofs: ProofChecker | None = None,
+        mtls_cert_header: str | None = None,
     ) -> None:
         self.issuer = issuer
+        self.proofs = proofs or ProofChecker(clock=issuer.clock)
+        self.mtls_cert_header = mtls_cert_header
         self.base_url = None if base_url is None else base_url.rstrip("/")
         self.jwks_max_age = jwks_max_age
         self.max_body_bytes = max_body_bytes
@@ -133,8 +139,27 @@ class PublicRoutes:
             client_secret,
             scopes=None if scope is None else scope.split(),
             params=params,
+            confirmation=self._confirmation(request),
         )
-        return ok(issued.to_json(), headers=_NO_STORE)
+        headers = dict(_NO_STORE)
+        nonce = self.proofs.fresh_nonce()
+        if nonce is not None:
+            headers["DPoP-Nonce"] = nonce  # RFC 9449 §8.2: the next one, ahead of need
+        return ok(issued.to_json(), headers=headers)
+
+    def _confirmation(self, request: Request) -> dict[str, str]:
+        """What the token is to be bound to: a DPoP key, a TLS client certificate."""
+        found: dict[str, str] = {}
+        token_url = f"{self._base(request)}/v1/public/{self.issuer.project_id}/oauth2/token"
+        jkt = self.proofs.check(request.headers.getlist("dpop"), token_url)
+        if jkt is not None:
+            found["jkt"] = jkt
+        thumbprint = certificate_thumbprint(
+            request.scope, request.headers.items(), self.mtls_cert_header
+        )
+        if thumbprint is not None:
+            found["x5t#S256"] = thumbprint
+        return found
 
     async def jwks(self, request: Request) -> Response:
         """The public keys, cacheable, with an ETag for conditional requests."""
@@ -177,6 +202,8 @@ class PublicRoutes:
                     "client_secret_basic",
                     "client_secret_post",
                 ],
+                "dpop_signing_alg_values_supported": list(DPOP_ALGORITHMS),
+                "tls_client_certificate_bound_access_tokens": self.mtls_cert_header is not None,
                 "response_types_supported": ["token"],
                 "subject_types_supported": ["public"],
                 "id_token_signing_alg_values_supported": ["RS256"],

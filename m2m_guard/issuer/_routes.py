@@ -49,6 +49,8 @@ __all__ = ["ManagementRoutes", "run_blocking"]
 
 T = TypeVar("T")
 
+#: sender-constrained tokens, per client (RFC 9449 §5.2, RFC 8705 §3.4)
+_BINDINGS = ("dpop_bound_access_tokens", "tls_client_certificate_bound_access_tokens")
 _CREATE = frozenset(
     {
         "scopes",
@@ -57,9 +59,12 @@ _CREATE = frozenset(
         "client_name",
         "client_description",
         "trusted_metadata",
+        *_BINDINGS,
     }
 )
-_UPDATE = frozenset({"client_name", "client_description", "status", "scopes", "trusted_metadata"})
+_UPDATE = frozenset(
+    {"client_name", "client_description", "status", "scopes", "trusted_metadata", *_BINDINGS}
+)
 _SEARCH = frozenset({"cursor", "limit", "query"})
 _TEMPLATE = frozenset({"template_content", "custom_audience", "template_type"})
 _ENVIRONMENTS = ("test", "live")

@@ -211,6 +211,13 @@ def issuer_url_value(value: object) -> str:
     return value.rstrip("/")
 
 
+def flag_value(value: object, name: str) -> bool:
+    """A JSON boolean (not 0/1, not a string)."""
+    if not isinstance(value, bool):
+        raise BadRequestError(f"{name} must be a boolean, not {_type_name(value)}.")
+    return value
+
+
 def status_value(value: object) -> str:
     """``active`` or ``inactive``."""
     if value not in STATUSES:

@@ -15,17 +15,23 @@ from m2m_guard.cli import main
 @pytest.mark.slow
 def test_demo_walks_the_guide_and_leaves_no_thread(capsys: pytest.CaptureFixture[str]) -> None:
     """The demo exits 0 after every step of Stytch's guide, and stops its servers."""
-    before = threading.active_count()
+    before = set(threading.enumerate())
     status = main(["demo"])
     out = capsys.readouterr().out
     assert status == 0, out
     assert "UNEXPECTED" not in out
-    assert "All 9 steps behaved as Stytch's guide describes." in out
+    assert "All 10 steps behaved as Stytch's guide describes." in out
+    assert "token_type=DPoP" in out
+    assert out.count('error="invalid_dpop_proof"') == 2  # replayed, stolen
+    assert "-> 401 invalid_token: The token is DPoP-bound" in out  # sent as Bearer
     assert "-> 403 insufficient_scope" in out
     assert 'scope="write:settings"' in out
     assert "-> 401 invalid_client: The client is inactive." in out
     assert "-> 404 m2m_client_not_found" in out
-    assert threading.active_count() == before
+    # anyio's idle worker threads end once their server's loop has closed: give them a moment.
+    for thread in set(threading.enumerate()) - before:
+        thread.join(timeout=5)
+    assert set(threading.enumerate()) <= before
 
 
 @pytest.mark.slow

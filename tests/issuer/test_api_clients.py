@@ -24,6 +24,8 @@ CLIENT_FIELDS = {
     "scopes",
     "trusted_metadata",
     "next_client_secret_last_four",
+    "dpop_bound_access_tokens",
+    "tls_client_certificate_bound_access_tokens",
 }
 
 

@@ -325,3 +325,14 @@ def test_events_name_the_route_as_their_path(
     decide(handler, token_event("Bearer junk", "POST", "/orders"))
     assert [e.path for e in seen if isinstance(e, TokenVerified)] == ["GET/orders/7"]
     assert [e.path for e in seen if isinstance(e, VerificationFailed)] == ["POST/orders"]
+
+
+def test_a_sender_constrained_token_is_refused(
+    verifier: Verifier, rsa_key: SigningKey, clock: FakeClock
+) -> None:
+    bound = rsa_key.sign(stytch_claims(clock(), scope="read:orders", cnf={"jkt": "A" * 43}))
+    handler = lambda_authorizer(verifier)
+    for scheme in ("Bearer", "DPoP"):
+        assert decide(handler, token_event(f"{scheme} {bound}"))[0] == "unauthorized"
+        event = http_api_event(headers=[("authorization", f"{scheme} {bound}")])
+        assert decide(handler, event)[0] == "deny"

@@ -353,3 +353,15 @@ def test_events_name_the_method_as_their_path(
     failed = [e for e in seen if isinstance(e, VerificationFailed)]
     assert [(e.path, e.cached) for e in verified] == [(WHOAMI, False), (WHOAMI, True)]
     assert [(e.path, e.status_code) for e in failed] == [(WHOAMI, 401)]
+
+
+def test_a_sender_constrained_token_is_refused(
+    serve: Any, verifier: Verifier, rsa_key: SigningKey, clock: FakeClock
+) -> None:
+    """A token bound to a key (``cnf``) is no bearer token, over gRPC either."""
+    bound = rsa_key.sign(stytch_claims(clock(), scope="read:orders", cnf={"jkt": "A" * 43}))
+    served = serve(verifier)
+    for scheme in ("Bearer", "DPoP"):
+        outcome = call(served.target, WHOAMI, [("authorization", f"{scheme} {bound}")])
+        assert outcome.code == grpc.StatusCode.UNAUTHENTICATED, scheme
+    assert served.probe.ran == []

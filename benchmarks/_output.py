@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import platform
+import re
 import sys
 from importlib import metadata
 from pathlib import Path
@@ -183,20 +184,17 @@ def write_markdown(report: Report, path: Path, chart: Path | None) -> None:
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
-#: Sections other scripts write into BENCHMARKS.md, kept when it is regenerated.
-KEPT_SECTIONS = ("## Shared state: revocations and DPoP replay on Redis",)
+_KEPT = re.compile(r"<!-- begin: ([\w-]+) -->.*?<!-- end: \1 -->", re.S)
 
 
 def _kept_sections(path: Path) -> list[str]:
-    """The ``KEPT_SECTIONS`` of the file being replaced, as they are."""
+    """The sections other scripts wrote into ``path`` (between ``<!-- begin: name -->``
+    and ``<!-- end: name -->``), kept when this run rewrites the rest."""
     if not path.exists():
         return []
-    text, kept = path.read_text(encoding="utf-8"), []
-    for heading in KEPT_SECTIONS:
-        start = text.find(f"\n{heading}\n")
-        if start != -1:
-            end = text.find("\n## ", start + len(heading) + 2)
-            kept += ["", *text[start + 1 : end if end != -1 else None].rstrip("\n").split("\n")]
+    kept: list[str] = []
+    for found in _KEPT.finditer(path.read_text(encoding="utf-8")):
+        kept += ["", found.group(0)]
     return kept
 
 
@@ -273,3 +271,24 @@ _ANALYSIS: dict[str, list[str]] = {
         "  cache entry.",
     ],
 }
+
+
+def markers(name: str) -> tuple[str, str]:
+    """The comment lines around a section ``name`` that a script owns in BENCHMARKS.md."""
+    return f"<!-- begin: {name} -->", f"<!-- end: {name} -->"
+
+
+def write_section(path: Path, text: str) -> None:
+    """Put ``text`` (a section between its ``markers``) into ``path``: in place
+    of the section of that name, or at the end."""
+    found = _KEPT.fullmatch(text.strip("\n"))
+    if found is None:
+        raise ValueError("a section must start and end with its markers")
+    begin, end = markers(found.group(1))
+    current = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
+    pattern = re.compile(re.escape(begin) + ".*?" + re.escape(end), re.S)
+    if pattern.search(current):
+        updated = pattern.sub(lambda _: found.group(0), current)
+    else:
+        updated = current.rstrip("\n") + "\n\n" + found.group(0)
+    path.write_text(updated.rstrip("\n") + "\n", encoding="utf-8")

@@ -19,6 +19,7 @@ INTEGRATIONS = {
     "m2m_guard.drf": ("rest_framework", "drf"),
     "m2m_guard.aiohttp": ("aiohttp", "aiohttp"),
     "m2m_guard.litestar": ("litestar", "litestar"),
+    "m2m_guard.grpc": ("grpc", "grpc"),
 }
 
 

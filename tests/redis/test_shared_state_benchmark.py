@@ -54,9 +54,12 @@ def test_its_markdown_section_replaces_itself_and_survives_a_regeneration(
     assert text.startswith("# Benchmarks\n\n## Results\n\nx\n\n## Targets\n\ny\n\n")
     assert "| warm verify(), revocations: redis |" in text
     kept = _kept_sections(path)
-    assert kept[1] == shared_state.SECTION
+    assert kept[1].startswith(f"{shared_state.BEGIN}\n{shared_state.SECTION}\n")
+    assert kept[1].endswith(shared_state.END)
     assert "propagation" in "\n".join(kept).lower()
     assert _kept_sections(tmp_path / "absent.md") == []
     fresh = tmp_path / "fresh.md"
     results.write_markdown(fresh)
-    assert fresh.read_text(encoding="utf-8").startswith("# Benchmarks\n\n" + shared_state.SECTION)
+    assert fresh.read_text(encoding="utf-8").startswith(
+        f"# Benchmarks\n\n{shared_state.BEGIN}\n{shared_state.SECTION}"
+    )
